@@ -1,0 +1,113 @@
+"""Speed of `aigfd.manipulate` against a straightforward implementation of the authors' steps (the baseline below).
+
+Both run the four manipulations of real minibench faces at 224 px with the same blend ratio and warp seed, on the
+same number of OpenCV threads; outputs must agree within 1 grey level of mean absolute difference (asserted).
+
+    python benchmarks/manipulate.py [--n 60] [--threads 1] [--reps 3]
+
+`--threads` sets both cv2.setNumThreads and the BLAS thread pools (threadpoolctl) for both implementations. Times are
+the best of `--reps` runs, as wall clock and as process CPU time (robust on a shared, overloaded machine).
+"""
+import argparse, math, time
+import numpy as np, cv2
+from threadpoolctl import threadpool_limits, threadpool_info
+from aigfd.core import read_manifest, MANIPULATIONS
+from aigfd.landmarks import landmarks_for
+from aigfd.manipulate import KINDS, PAD, REGIONS, manipulate, to_size
+
+CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+ELLIPSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+
+# ---- baseline: the authors' steps, whole image, no shortcuts -------------------------------------------------
+def baseline_box(lm, region, shape):
+    "Corner line, iterated 3x3-cross dilation, bounding box of the first external contour."
+    (i, j), div, mul = REGIONS[region]
+    if not np.isfinite(lm[[i, j]]).all(): return None
+    (x1, y1), (x2, y2) = np.clip(lm[[i, j]], -1e6, 1e6).astype(np.int32).tolist()
+    n = int(math.dist((x1, y1), (x2, y2)) // div) * mul
+    if n < 1: return None
+    mask = cv2.line(np.zeros(shape[:2], np.uint8), (x1, y1), (x2, y2), 1, 2)
+    mask = cv2.dilate(mask, CROSS, iterations=n)
+    cs, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not cs: return None
+    x, y, w, h = cv2.boundingRect(cs[0])
+    return x, y, x+w, y+h
+
+def baseline_mask(box, shape):
+    "uint8 box, 91x91 blur (sigma 7, retry 1), keep the full-value core, erode 15x15 ellipse, 51x51 blur (sigma 10)."
+    l, t, r, b = box
+    rect = np.zeros(shape[:2], np.uint8); rect[t:b, l:r] = 1
+    m = cv2.GaussianBlur(rect, (91, 91), 7)
+    if m.max() == 0: m = cv2.GaussianBlur(rect, (91, 91), 1)
+    m = m/m.max(); m[m < 1] = 0
+    e = cv2.erode(m, ELLIPSE)
+    if e.max() == 0: e = m
+    m = cv2.GaussianBlur(e, (51, 51), 10)
+    return m/m.max()
+
+def baseline_warp(a, seed):
+    "The authors' imgaug call, as is."
+    import imgaug.augmenters as iaa, warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return iaa.PiecewiseAffine(scale=(0.04, 0.05), nb_rows=4, nb_cols=4, order=1, cval=0, mode='constant', seed=seed)(image=a)
+
+def baseline_manipulate(a, lm, kind, ratio, warp_seed):
+    "The whole-image reference recipe on a 224 px face `a` with landmarks `lm` (fallback: the same imgaug warp)."
+    region, flip = KINDS[kind]
+    box = None if region is None or lm is None else baseline_box(lm, region, a.shape)
+    if box is None: return baseline_warp(a, warp_seed)
+    H, W = a.shape[:2]; l, t, r, b = box
+    pt, pb, pl, pr = max(t-PAD, 0), min(b+PAD, H), max(l-PAD, 0), min(r+PAD, W)
+    rot = a.copy(); rot[pt:pb, pl:pr] = cv2.flip(a[pt:pb, pl:pr], flip)
+    m = np.repeat(baseline_mask(box, a.shape)[..., None]*ratio, 3, axis=2)
+    return np.uint8(m*rot + (1-m)*a)
+
+# ---- benchmark ------------------------------------------------------------------------------------------------
+def faces(n):
+    "n real minibench faces (half London, half Congress) at 224 px with dlib landmarks (cached)."
+    real = read_manifest().query("role=='real_face'")
+    fs = [f for f in real.file if '/london/' in f][:n//2] + [f for f in real.file if '/congress/' in f][:n - n//2]
+    df = landmarks_for(fs, backend='dlib', progress=False)
+    return [to_size(f, p) for f, p in zip(df.file, df.landmarks)]
+
+def _timed(f):
+    "(result, wall s, cpu s) of f()"
+    t, c = time.perf_counter(), time.process_time()
+    r = f()
+    return r, time.perf_counter()-t, time.process_time()-c
+
+def table(tb, tf, unit):
+    print(f"-- {unit}: {'baseline faces/s':>17}{'fast faces/s':>14}{'speed-up':>10}")
+    rows = [(f"{k} {MANIPULATIONS[k]}", [k]) for k in range(4)] + [('flips (0-2)', [0, 1, 2]), ('all four', [0, 1, 2, 3])]
+    for name, ks in rows: print(f"{name:<20}{1/tb[ks].sum():>17.1f}{1/tf[ks].sum():>14.1f}{tb[ks].sum()/tf[ks].sum():>9.1f}x")
+
+def run(n=60, threads=1, reps=3):
+    data = faces(n)
+    for a, lm in data[:2]: baseline_warp(a, 0); manipulate(a, lm, 0, seed=0, size=None)  # warm-up (imports, caches)
+    cv2.setNumThreads(threads)
+    threadpool_limits(threads)  # after the imports: BLAS libraries load lazily
+    print(f"{len(data)} faces ({sum(lm is None for _, lm in data)} without landmarks), cv2 threads={cv2.getNumThreads()}, "
+          f"BLAS threads={[d['num_threads'] for d in threadpool_info()]}, best of {reps}")
+    T = np.full((2, 2, reps, 4), np.inf)  # (baseline|fast, wall|cpu, rep, kind) seconds per face
+    mads = []
+    for rep in range(reps):
+        for k in range(4):
+            res, *T[1, :, rep, k] = _timed(lambda: [manipulate(a, lm, k, seed=i, size=None) for i, (a, lm) in enumerate(data)])
+            base, *T[0, :, rep, k] = _timed(lambda: [baseline_manipulate(a, lm, k, r.ratio, r.warp_seed) for (a, lm), r in zip(data, res)])
+            if rep == 0: mads += [(k, np.abs(r.image.astype(int)-b).mean(), (r.image == b).all()) for r, b in zip(res, base)]
+    T = T.min(2)/len(data)
+    table(T[0, 0], T[1, 0], 'wall clock')
+    table(T[0, 1], T[1, 1], 'process CPU time')
+    mad = np.array([m for _, m, _ in mads])
+    print(f"outputs: max mean-abs-diff {mad.max():.4f} grey levels, {sum(s for *_, s in mads)}/{len(mads)} bit-identical")
+    assert mad.max() <= 1, f"fast and baseline outputs differ by {mad.max():.3f} grey levels on average"
+    return T
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--n', type=int, default=60, help='number of faces')
+    p.add_argument('--threads', type=int, default=1, help='cv2.setNumThreads for both implementations')
+    p.add_argument('--reps', type=int, default=3, help='repetitions (best time kept)')
+    a = p.parse_args()
+    run(a.n, a.threads, a.reps)

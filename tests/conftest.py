@@ -1,0 +1,118 @@
+"Shared fixtures of the reliability tests: a factory of good and bad image files, real London faces, a tiny detector."
+import io, os, struct, zlib
+from pathlib import Path
+import numpy as np
+import pytest
+from PIL import Image
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: long-running reliability checks (run with AIGFD_SLOW=1)')
+
+def fuzz_examples(default:int=10_000) -> int:
+    "Examples per property-based fuzz test: `$AIGFD_FUZZ_EXAMPLES` or `default`."
+    return int(os.environ.get('AIGFD_FUZZ_EXAMPLES') or default)
+
+# ---- file builders ----
+
+def _noise(w, h, seed=0, c=3):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, c) if c > 1 else (h, w), dtype=np.uint8)
+
+def _jpeg_bytes(w=64, h=48, seed=0, **kw):
+    buf = io.BytesIO(); Image.fromarray(_noise(w, h, seed)).save(buf, 'JPEG', quality=90, **kw); return buf.getvalue()
+
+def _png_bytes(w=64, h=48, seed=0):
+    buf = io.BytesIO(); Image.fromarray(_noise(w, h, seed)).save(buf, 'PNG'); return buf.getvalue()
+
+def _chunk(kind:bytes, data:bytes) -> bytes:
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff)
+
+def png_bomb(w:int=100_000, h:int=100_000) -> bytes:
+    "A valid PNG header declaring `w` x `h` RGB pixels followed by a few bytes of image data (a decompression-bomb header)."
+    ihdr = struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b'\0'*(1 + 3*min(w, 1000)))  # first scanline only
+    return b'\x89PNG\r\n\x1a\n' + _chunk(b'IHDR', ihdr) + _chunk(b'IDAT', idat) + _chunk(b'IEND', b'')
+
+def _bad_crc_png():
+    b = bytearray(_png_bytes(32, 32, 3))
+    i = b.index(b'IDAT') + 8; b[i] ^= 0xff  # flip a data byte: CRC no longer matches
+    return bytes(b)
+
+# name -> (bytes, words, one of which the refusal reason must contain)
+BAD_FILES = {
+    'zero.jpg': (b'', ('empty', '0 bytes')),
+    'zero.png': (b'', ('empty', '0 bytes')),
+    'truncated.jpg': (_jpeg_bytes(400, 300)[:1500], ('truncated', 'corrupt')),
+    'truncated.png': (_png_bytes(200, 150)[:700], ('truncated', 'corrupt')),
+    'corrupt_crc.png': (_bad_crc_png(), ('corrupt', 'crc', 'broken')),
+    'corrupt_header.jpg': (b'\xff\xd8\xff\xe0' + bytes(np.random.default_rng(5).integers(0, 256, 3000, dtype=np.uint8)), ('corrupt', 'not a readable', 'not an image', 'truncated')),
+    'text.jpg': (b'this is not an image, just text\n'*20, ('not a readable', 'not an image')),
+    'html.png': (b'<!doctype html><html><body>404 not found</body></html>', ('not a readable', 'not an image')),
+    'bomb.png': (png_bomb(), ('decompression bomb', 'pixel limit', 'exceeds')),
+}
+TINY = {'tiny8.png': ('smaller than', 'too small')}  # refused by the minimum size check
+
+def _save(im, p, **kw): im.save(p, **kw); return p
+
+def make_good_files(d:Path) -> dict:
+    "Unusual but valid images: name -> path"
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    g16 = (np.linspace(0, 65535, 64*48).reshape(48, 64)).astype(np.uint16)
+    out['gray16.png'] = _save(Image.fromarray(g16), d/'gray16.png')
+    out['cmyk.jpg'] = _save(Image.fromarray(_noise(64, 48, 1)).convert('CMYK'), d/'cmyk.jpg', quality=90)
+    out['palette.png'] = _save(Image.fromarray(_noise(64, 48, 2)).convert('P', palette=Image.ADAPTIVE), d/'palette.png')
+    out['rgba.png'] = _save(Image.fromarray(_noise(64, 48, 3, c=4)), d/'rgba.png')
+    out['gray.jpg'] = _save(Image.fromarray(_noise(64, 48, 4, c=1)), d/'gray.jpg', quality=90)
+    ex = Image.Exif(); ex[0x0112] = 6  # Orientation: rotate 90 CW to display
+    out['rotated.jpg'] = _save(Image.fromarray(_noise(80, 40, 5)), d/'rotated.jpg', quality=90, exif=ex.tobytes())
+    big = np.broadcast_to(np.linspace(0, 255, 6000, dtype=np.uint8)[None, :, None], (4000, 6000, 3))
+    out['huge6000x4000.jpg'] = _save(Image.fromarray(np.ascontiguousarray(big)), d/'huge6000x4000.jpg', quality=70)
+    out['noise.png'] = _save(Image.fromarray(_noise(128, 128, 6)), d/'noise.png')
+    out['min16.png'] = _save(Image.fromarray(_noise(16, 16, 7)), d/'min16.png')
+    return out
+
+def make_bad_files(d:Path) -> dict:
+    "Files that must be refused: name -> (path, reason words)"
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for n, (b, why) in BAD_FILES.items(): (d/n).write_bytes(b); out[n] = (d/n, why)
+    Image.fromarray(_noise(8, 8, 9)).save(d/'tiny8.png'); out['tiny8.png'] = (d/'tiny8.png', TINY['tiny8.png'])
+    return out
+
+@pytest.fixture(scope='session')
+def image_zoo(tmp_path_factory):
+    "A folder `mixed/` of good (`good/`) and bad (`bad/`) files; returns (root, good: name->path, bad: name->(path, words))."
+    root = tmp_path_factory.mktemp('zoo')/'mixed'
+    return root, make_good_files(root/'good'), make_bad_files(root/'bad')
+
+def reason_ok(text:str, words) -> bool:
+    "Does a status text name the file's problem?"
+    t = str(text).lower()
+    return any(w.lower() in t for w in words)
+
+# ---- real faces and a tiny detector ----
+
+@pytest.fixture(scope='session')
+def london_faces():
+    "10 neutral London faces of the minibench (skips when the minibench is absent)."
+    from aigfd.core import minibench_path, read_manifest
+    if minibench_path(must_exist=False) is None: pytest.skip('minibench not available')
+    m = read_manifest()
+    return [Path(f) for f in m[m.path.str.startswith('faces_real/london/neutral_')].file.iloc[:10]]
+
+@pytest.fixture(scope='session')
+def tiny_model():
+    "A random-init resnet18 AIGFDNet with a 32-d embedding for 64 px inputs."
+    import torch
+    from aigfd.model import AIGFDNet
+    torch.manual_seed(0); torch.set_num_threads(min(2, torch.get_num_threads()))
+    return AIGFDNet('resnet18', emb_dim=32, img_size=64).eval()
+
+@pytest.fixture(scope='session')
+def tiny_detector(tiny_model, london_faces):
+    "A `Detector` fitted on 10 London faces (crop='none', 64 px, 2 components)."
+    import warnings
+    from aigfd.cli import fit_detector
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return fit_detector(london_faces, tiny_model, n_components=2, crop='none', jpeg_quality=None, size=64)
