@@ -32,6 +32,13 @@ def png_bomb(w:int=100_000, h:int=100_000) -> bytes:
     idat = zlib.compress(b'\0'*(1 + 3*min(w, 1000)))  # first scanline only
     return b'\x89PNG\r\n\x1a\n' + _chunk(b'IHDR', ihdr) + _chunk(b'IDAT', idat) + _chunk(b'IEND', b'')
 
+def png_zero_bomb(w:int=9000, h:int=9000) -> bytes:
+    "A real decompression bomb: a complete 8-bit grey PNG of `w` x `h` black pixels (81 Mpx by default, about 80 KB on disk)."
+    c, row = zlib.compressobj(9), b'\0'*(1 + w)
+    data = b''.join([c.compress(row*100) for _ in range(h//100)] + [c.compress(row*(h % 100)), c.flush()])
+    ihdr = struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0)
+    return b'\x89PNG\r\n\x1a\n' + _chunk(b'IHDR', ihdr) + _chunk(b'IDAT', data) + _chunk(b'IEND', b'')
+
 def _bad_crc_png():
     b = bytearray(_png_bytes(32, 32, 3))
     i = b.index(b'IDAT') + 8; b[i] ^= 0xff  # flip a data byte: CRC no longer matches
@@ -76,6 +83,7 @@ def make_bad_files(d:Path) -> dict:
     d.mkdir(parents=True, exist_ok=True)
     out = {}
     for n, (b, why) in BAD_FILES.items(): (d/n).write_bytes(b); out[n] = (d/n, why)
+    (d/'bomb81mpx.png').write_bytes(png_zero_bomb()); out['bomb81mpx.png'] = (d/'bomb81mpx.png', BAD_FILES['bomb.png'][1])
     Image.fromarray(_noise(8, 8, 9)).save(d/'tiny8.png'); out['tiny8.png'] = (d/'tiny8.png', TINY['tiny8.png'])
     return out
 

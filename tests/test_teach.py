@@ -119,3 +119,23 @@ def test_pair_ranking_view(tmp_path):
     np.testing.assert_allclose(pv.table['P(A > B)'], 1 - thurstone_prob(out[0], out[1], SIGMA_PAPER).numpy(), rtol=1e-5)
     np.testing.assert_array_equal(pv.table['label'], [0., .5, 1., np.nan])
     assert pv.view_a.value[:4] == b'\x89PNG' and pv.pre.size == 64
+
+def test_score_explorer_face_crop(det_setup):
+    "With crop='face' the view shows the detector's landmark-box crop, the one `Detector.score` uses"
+    import dataclasses
+    from aigfd.core import read_manifest, DataNotFoundError
+    from aigfd.data import face_crop_box
+    from aigfd.landmarks import landmarks_for
+    try: m = read_manifest()
+    except DataNotFoundError: pytest.skip('minibench not available')
+    f = m[m.path.str.contains('/london/')].file.iloc[0]
+    det, _, real, _ = det_setup
+    fdet = dataclasses.replace(det, pre=Preprocess(size=32, crop='face'))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # no FAN weights here: 'auto' (what Detector.score uses) falls back to dlib
+        ex = ScoreExplorer(fdet, real, files=[f])
+        pts = landmarks_for([f], backend='auto', progress=False).landmarks[0]
+    im = load_image(f)
+    box = face_crop_box((*pts.min(0), *pts.max(0)), *im.size, 1.3)
+    np.testing.assert_array_equal(ex.crop, np.asarray(im.crop(box).resize((32, 32), Image.BILINEAR)))
+    assert not np.array_equal(ex.crop, np.asarray(Preprocess(size=32, crop='center').image(im)))
