@@ -1,4 +1,7 @@
-"Data-parallel training on two CPU processes (gloo): the ranks must end with identical weights."
+"""Data-parallel training on two CPU processes (gloo): the ranks must end with identical weights.
+
+Each rank trains on different data, so equal weights need working gradient averaging. Negative control:
+`AIGFD_TEST_NO_DDP=1 pytest tests/test_distributed.py` trains the ranks independently and must fail."""
 import os, socket, subprocess, sys
 from pathlib import Path
 import torch

@@ -5,8 +5,8 @@ from hypothesis import given, settings, strategies as st
 from safetensors import safe_open
 from safetensors.torch import save_file
 from aigfd.core import AigfdError
-from aigfd.features import Preprocess, make_backbone
-from aigfd.gmm import GMMScorer, GMMError, Detector, DetectorFileError, fit_gmm, read_weights, threshold_at
+from aigfd.features import Preprocess, make_backbone, read_weights, WeightsFileError
+from aigfd.gmm import GMMScorer, GMMError, Detector, DetectorFileError, fit_gmm, threshold_at
 
 def mixture(n, d, k, seed):
     rng = np.random.default_rng(seed)
@@ -62,7 +62,7 @@ def test_malicious_pickle_refused(tmp_path, name):
     marker = tmp_path/'pwned'
     torch.save({'model': Evil(marker), 'threshold': 1.0}, tmp_path/name)
     with pytest.raises(DetectorFileError, match='not a safetensors detector'): Detector.load(tmp_path/name)
-    with pytest.raises(DetectorFileError, match='refused'): read_weights(tmp_path/name)
+    with pytest.raises(WeightsFileError, match='refused'): read_weights(tmp_path/name)
     assert not marker.exists()
 
 def small_detector(tmp_path):
@@ -92,6 +92,7 @@ def _rewrite(src, dst, **changes):
     (dict(backbone=dict(kind='timm', arch='no_such_net')), 'cannot build backbone'),
     (dict(feat_dim=768), 'header says 768'),
     (dict(format='something-else'), 'not supported'),
+    (dict(backbone=dict(kind='timm', arch='resnet18', weights='/etc/passwd')), 'fields other than'),
 ])
 def test_mismatches_refused(tmp_path, change, msg):
     _, p = small_detector(tmp_path)

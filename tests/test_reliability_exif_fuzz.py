@@ -1,7 +1,7 @@
 """Property-based fuzzing of the EXIF parsers and the ranking labels: no exception besides the documented one, no NaN/inf leaking.
 
 Each hypothesis example draws a small batch of inputs, so a test makes about `$AIGFD_FUZZ_EXAMPLES` parser calls with fewer
-hypothesis examples (shrinking still works on the batch). Default: 10,000 calls for `parse_exif_value`, 2,000 for the slower
+hypothesis examples (shrinking still works on the batch). Default: 10,000 calls for `parse_exif_value` and `exif_values`, 2,000 for the slower
 ones (to keep the default run short); `AIGFD_FUZZ_EXAMPLES=10000` runs 10,000 everywhere.
 Set `AIGFD_FUZZ_REPORT=/path.json` to write the number of calls each test made."""
 import io, math, json, os
@@ -100,7 +100,7 @@ def _check_row(r):
         if isinstance(x, float) and math.isnan(x): assert t in r['status'] or r['status'].startswith(('no EXIF', 'unreadable')), r
     if r['status'] == 'ok': assert not any(math.isnan(r[t]) for t in EXIF_TAGS)
 
-@fuzz(2_000, 4)
+@fuzz(10_000, 4)
 @given(batch(st.tuples(blocks, st.booleans()), 4))
 def test_exif_values_fuzz(cases):
     for block, apex in cases: _check_row(exif_values(_exif(*block), 'x.jpg', apex=apex))

@@ -117,7 +117,7 @@ def _set(path, value):
     ('unknown arch', _set(['backbone', 'arch'], 'no_such_net'), None, ('cannot build', 'unknown')),
     ('unknown backbone kind', _set(['backbone', 'kind'], 'pickle'), None, ('cannot build', 'unknown')),
     ('missing GMM tensor', None, lambda t: t.pop('gmm.prec_chol'), ('GMM parameters',)),
-    ('GMM shape', None, lambda t: t.update({'gmm.prec_chol': t['gmm.prec_chol'][:, :4, :4]}), ('GMM parameters', 'shape')),
+    ('GMM shape', None, lambda t: t.update({'gmm.prec_chol': t['gmm.prec_chol'][:, :4, :4].contiguous()}), ('GMM parameters', 'shape')),
     ('no weights', None, lambda t: [t.pop(k) for k in [k for k in t if k.startswith('backbone.')]], ('no backbone weights',)),
     ('weights shape', None, lambda t: t.update({'backbone.emb.weight': torch.zeros(3, 3)}), ('do not fit',)),
 ])
@@ -144,7 +144,7 @@ def test_detector_referenced_weights(tmp_path, tiny_detector, tiny_model):
     torch.manual_seed(1); save_model(AIGFDNet('resnet18', emb_dim=32, img_size=64), w)  # weights swapped after saving
     with pytest.raises(DetectorFileError, match='SHA-256'): Detector.load(tmp_path/'d.safetensors')
     marker = tmp_path/'MARKER'; evil = tmp_path/'evil.pth'; evil.write_bytes(evil_payloads(marker)['torch_zip'])
-    with pytest.raises(DetectorFileError, match='evil.pth'): Detector.load(tmp_path/'d.safetensors', weights_path=evil)
+    with pytest.raises(AigfdError, match='evil.pth'): Detector.load(tmp_path/'d.safetensors', weights_path=evil)
     assert not marker.exists()
 
 # ---- model files ----
@@ -180,3 +180,11 @@ def test_load_weights_truncated_checkpoint(tmp_path, learner):
     learner.save(tmp_path/'model_0', with_opt=True)
     p = tmp_path/'model_0.pth'; b = p.read_bytes(); p.write_bytes(b[:len(b)//2])
     with pytest.raises(ModelLoadError, match='model_0.pth'): load_weights(AIGFDNet('test_resnet', emb_dim=8), p)
+
+@pytest.mark.xfail(strict=True, raises=ModelLoadError, reason="load_weights refuses aigfd's own per-epoch checkpoints (fastai learn.save with_opt=True): "
+                   "_torch_load uses weights_only=True without fastai's allow-list (fastcore L, numpy scalar/dtype)")
+def test_load_weights_reads_own_epoch_checkpoint(tmp_path, learner, small_net):
+    if learner.opt is None: learner.create_opt()
+    learner.save(tmp_path/'model_0', with_opt=True)
+    rep = load_weights(AIGFDNet('test_resnet', emb_dim=8, img_size=32), tmp_path/'model_0.pth')
+    assert not rep['missing']
