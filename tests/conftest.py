@@ -5,11 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'slow: long-running reliability checks (run with AIGFD_SLOW=1)')
-
 def fuzz_examples(default:int=10_000) -> int:
-    "Examples per property-based fuzz test: `$AIGFD_FUZZ_EXAMPLES` or `default`."
+    "Parser calls per property-based fuzz test: `$AIGFD_FUZZ_EXAMPLES` or `default`."
     return int(os.environ.get('AIGFD_FUZZ_EXAMPLES') or default)
 
 # ---- file builders ----

@@ -73,7 +73,6 @@ def test_parse_exif_value_fuzz(cases):
         else: assert x is not None and _ok_value(x, tag)
     _count('parse_exif_value', len(cases))
 
-@pytest.mark.xfail(strict=True, reason="parse_exif_value(np.array(5.0), tag) raises TypeError: len() of a 0-d array in exif._raw")
 def test_parse_exif_value_zero_d_array():
     assert parse_exif_value(np.array(5.0), 'iso') == 5.0
 

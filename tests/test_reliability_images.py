@@ -110,7 +110,6 @@ def test_exif_table_mixed_folder(image_zoo):
         assert df.loc[n, 'status'].startswith('unreadable') and reason_ok(df.loc[n, 'status'], words + ('not an image',)), (n, df.loc[n, 'status'])
     assert df[list(('iso', 'aperture', 'exposure', 'focal_length'))].isna().all().all()  # none of these files has camera EXIF
 
-@pytest.mark.xfail(strict=True, reason="read_exif(verify=True) decodes an 81-Mpx PNG bomb (~300 MB, ~2 s) that load_image refuses: no MAX_PIXELS check")
 def test_read_exif_refuses_real_bomb(image_zoo):
     _, _, bad = image_zoo
     p, words = bad['bomb81mpx.png']
