@@ -85,7 +85,6 @@ def test_fit_detector_skips_bad_files(image_zoo, tiny_model, london_faces, tmp_p
     assert det.n_fit == len(london_faces) + len(good)
     assert (tmp_path/'d.safetensors').exists()
 
-@pytest.mark.xfail(strict=True, reason="Detector.fit/fit_detector drop unreadable fitting files silently: no per-file status, warning or info entry")
 def test_fit_detector_reports_bad_files(image_zoo, tiny_model, london_faces):
     root, good, bad = image_zoo
     with warnings.catch_warnings(record=True) as w:
