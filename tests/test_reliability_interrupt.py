@@ -82,8 +82,6 @@ def test_training_killed_mid_epoch_resumes_to_same_weights(tmp_path):
     hist = (cut/'history.csv').read_text().splitlines()
     assert sum(l.split(',')[0] == '2' for l in hist) == 1  # the last epoch was trained once, after the resume
 
-@pytest.mark.xfail(strict=True, reason="after train(resume_from=...), fastai's CSVLogger writes a row '0,00:00' for the skipped epoch "
-                   "and read_history/plot_history (called at the end of train) fail in pd.to_numeric")
 def test_read_history_after_resume(tmp_path):
     from aigfd.train import read_history
     cols = 'epoch,train_loss,valid_loss,manip_acc,time'
