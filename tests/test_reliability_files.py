@@ -39,9 +39,7 @@ def _loaders(net, learner):
             'resume': lambda p: resume(learner, p, n_epoch=1)}
 
 # (loader, ext) pairs whose error is not yet a clear aigfd error naming the file; the pickle never runs in any case
-RAW_ERRORS = {('load_model', '.safetensors'): 'SafetensorError', ('load_exif_as_language', '.safetensors'): 'SafetensorError',
-              ('load_weights', '.safetensors'): 'SafetensorError', ('resume', '.pth'): 'UnpicklingError',
-              ('resume', '.pt'): 'FileNotFoundError (loads <name>.pth instead)', ('resume', '.safetensors'): 'FileNotFoundError (loads <name>.pth instead)'}
+RAW_ERRORS = {}  # (loader, ext) -> raw error seen before the fix; all fixed
 
 CASES = [(l, e, k) for l in ('Detector.load', 'load_model', 'read_weights', 'load_exif_as_language', 'load_weights', 'resume')
          for e in EXTS for k in ('pickle', 'torch_zip')]
@@ -161,14 +159,12 @@ def test_model_mismatch_and_truncation(tmp_path, small_net):
     p.with_suffix('.json').unlink()
     with pytest.raises(AigfdError, match='config not found'): load_model(p)
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="load_model on a truncated .safetensors raises a raw SafetensorError")
 def test_model_truncated_clear_error(tmp_path, small_net):
     p = save_model(small_net, tmp_path/'m'); b = p.read_bytes(); p.write_bytes(b[:len(b)//2])
     try: load_model(p)
     except AigfdError as e: assert 'm.safetensors' in str(e)
     except Exception as e: raise AssertionError(f"raw {type(e).__name__}: {e}") from None
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="resume on a truncated checkpoint (e.g. killed during SaveModelCallback) raises a raw RuntimeError")
 def test_resume_truncated_checkpoint_clear_error(tmp_path, learner):
     learner.save(tmp_path/'model_0', with_opt=True)
     p = tmp_path/'model_0.pth'; b = p.read_bytes(); p.write_bytes(b[:len(b)//2])
