@@ -6,18 +6,18 @@ Docs: https://aigfd.github.io/aigfd/landmarks.html.md"""
 
 # %% ../nbs/03_landmarks.ipynb #bef65c53
 from __future__ import annotations
-import os, hashlib, tempfile, warnings, importlib.util
+import os, tempfile, warnings, importlib.util
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
 from fastprogress.fastprogress import progress_bar
-from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir
+from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir, file_sha256
 
 # %% auto #0
 __all__ = ['IBUG', 'CORNERS', 'FAN_FILES', 'BACKENDS', 'TEMPLATE_CORNERS', 'dlib_model_path', 'fan_weights', 'as_rgb_array',
-           'DlibBackend', 'FanBackend', 'Landmarker', 'file_sha256', 'landmarks_for', 'read_london_landmarks',
-           'match_template', 'corner_errors']
+           'DlibBackend', 'FanBackend', 'Landmarker', 'landmarks_for', 'read_london_landmarks', 'match_template',
+           'corner_errors']
 
 # %% ../nbs/03_landmarks.ipynb #893f42c6
 IBUG = dict(jaw=range(0, 17), brows=range(17, 27), nose=range(27, 36), right_eye=range(36, 42), left_eye=range(42, 48), mouth=range(48, 68))  # subject's right eye = image-left
@@ -161,13 +161,6 @@ class Landmarker:
     def __repr__(self): return f"Landmarker({self.key})"
 
 # %% ../nbs/03_landmarks.ipynb #96e73620
-def file_sha256(path) -> str:
-    "sha256 hex digest of a file's bytes"
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
-    return h.hexdigest()
-
 def _cache_read(p:Path):
     "Cached landmarks (array, or None for 'no face'); raises KeyError when there is no valid entry"
     try: a = np.load(p, allow_pickle=False)
