@@ -228,9 +228,13 @@ def table_ii(results:dict, # feature name -> `evaluate_scores` result
     return pd.DataFrame({m: r[metric] for m, r in results.items()}).rename(index={'mean': 'Average'}).round(2)
 
 def table_iii(results:dict, # variant name -> `evaluate_scores` result
+              tasks:dict|None=None, # variant name -> (uses EXIF ranking, uses manipulation) for the paper's ✓/✗ columns
              ) -> pd.DataFrame:
-    "Paper Table III layout: rows variants, columns mean Acc and mean AP."
-    return pd.DataFrame({m: {'Mean Acc': r.loc['mean', 'acc'], 'Mean AP': r.loc['mean', 'ap']} for m, r in results.items()}).T.round(2)
+    "Paper Table III layout: rows variants, columns mean Acc and mean AP (after the ✓/✗ pretext-task columns if `tasks`)."
+    t = pd.DataFrame({m: {'Mean Acc': r.loc['mean', 'acc'], 'Mean AP': r.loc['mean', 'ap']} for m, r in results.items()}).T.round(2)
+    if tasks is None: return t
+    marks = pd.DataFrame({m: dict(zip(['EXIF ranking', 'manipulation'], ['✓' if u else '✗' for u in tasks[m]])) for m in t.index}).T
+    return pd.concat([marks, t], axis=1)
 
 def to_markdown(df:pd.DataFrame) -> str:
     "A GitHub Markdown table of `df` (flattening column levels)."

@@ -7,6 +7,7 @@ Docs: https://aigfd.github.io/aigfd/gmm.html.md"""
 # %% ../nbs/08b_gmm.ipynb #80a582f1
 from __future__ import annotations
 import json, os, warnings
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -103,26 +104,62 @@ class GMMScorer:
         return s
 
     def score(self, X, # features [n, dim]
-              bs:int=1024, # rows per matrix product
+              bs:int=4096, # rows per chunk
               device:str='cpu', # torch device to compute on
+              bound_rank:int|None=None, # directions per component that bound its likelihood, to skip components that cannot matter (None: max(K-1, 8); 0: compute all)
              ) -> np.ndarray:
         "Log-likelihood of every row of `X` (float64)."
         X = torch.as_tensor(_check_features(X))
         if X.shape[1] != self.dim: raise GMMError(f"features have {X.shape[1]} dims, the GMM was fitted on {self.dim}")
         if self.pca_components is not None: X = (X - self.pca_mean) @ self.pca_components.T
-        K, d = self.means.shape
-        out = []
-        P, muP, const = self.P.to(device), self.muP.reshape(1, -1).to(device), self.const.to(device)
-        with torch.inference_mode():
-            for s in range(0, len(X), bs):
-                y = torch.addmm(muP, X[s:s+bs].to(device), P, beta=-1).square_().view(-1, K, d).sum(-1)  # ||x L_k - mu_k L_k||^2
-                out.append(torch.logsumexp(const - .5*y, dim=1).cpu())
+        if bound_rank is None: bound_rank = max(self.n_components - 1, 8)
+        prune = 0 < bound_rank and 4*bound_rank <= self.means.shape[1] and self.n_components > 1
+        f = partial(self._ll_pruned, r=bound_rank) if prune else self._ll_all
+        with torch.inference_mode(): out = [f(X[s:s+bs].to(device)).cpu() for s in range(0, len(X), bs)]
         return torch.cat(out).numpy() if out else np.zeros(0)
+
+    def _ll_all(self, X):
+        "Log-likelihoods of the rows of `X` from all K components at once."
+        K, d = self.means.shape
+        P, muP, const = self.P.to(X.device), self.muP.reshape(1, -1).to(X.device), self.const.to(X.device)
+        y = torch.addmm(muP, X, P, beta=-1).square_().view(-1, K, d).sum(-1)  # ||x L_k - mu_k L_k||^2
+        return torch.logsumexp(const - .5*y, dim=1)
 
     def tensors(self) -> dict:
         "The parameters as named float64 tensors (for saving)."
         names = ('weights', 'means', 'prec_chol', 'covariances', 'pca_mean', 'pca_components')
         return {n: getattr(self, n).contiguous() for n in names if getattr(self, n) is not None}
+
+# %% ../nbs/08b_gmm.ipynb #4bdab96a
+@patch
+def _bound_dirs(self:GMMScorer, r:int):
+    "Per component k, `r` orthonormal directions u in the whitened space of k, as x-space columns `L_k u` stacked `[d, K·r]`, and μ_k on them."
+    if getattr(self, '_bounds', (None,))[0] != r:
+        L, mu = self.prec_chol, self.means; K, d = mu.shape
+        D = torch.einsum('kde,kjd->kej', L, mu[None] - mu[:, None])          # whitened offsets to the other means [K, d, K] (column k is 0)
+        D = torch.stack([D[k][:, torch.arange(K) != k] for k in range(K)])  # [K, d, K-1]
+        if r > K - 1:  # then the directions of largest precision, whitened: sqrt(w) L_k^-1 v
+            w, V = torch.linalg.eigh(L @ L.transpose(1, 2))
+            D = torch.cat([D, torch.linalg.solve_triangular(L, V[..., -(r - K + 1):] * w[:, None, -(r - K + 1):].clamp_min(0).sqrt(), upper=False)], -1)
+        B = L @ torch.linalg.qr(D[..., :r])[0]                                  # [K, d, r]; ‖(x-μ_k)ᵀB_k‖ ≤ ‖L_kᵀ(x-μ_k)‖
+        self._bounds = (r, B.permute(1, 0, 2).reshape(d, K*r), torch.einsum('kd,kdr->kr', mu, B).reshape(1, -1))
+    return self._bounds[1:]
+
+@patch
+def _ll_pruned(self:GMMScorer, X, r:int=16, margin:float=50.):
+    "Log-likelihoods of the rows of `X`, computing only the components whose upper bound comes within `margin` nats of the best."
+    K, dev = self.n_components, X.device
+    Bs, bmu = (t.to(dev) for t in self._bound_dirs(r))
+    const, L, muL = self.const.to(dev), self.prec_chol.to(dev), self.muP.to(dev)
+    ub = const - .5*torch.addmm(bmu, X, Bs, beta=-1).square_().view(len(X), K, r).sum(-1)  # upper bounds [n, K]
+    ll = torch.full_like(ub, -torch.inf)
+    def exact(todo):  # fill ll[i, k] wherever todo[i, k]
+        for k in range(K):
+            i = todo[:, k].nonzero().squeeze(1)
+            if len(i): ll[i, k] = const[k] - .5*(X[i] @ L[k] - muL[k]).square_().sum(1)
+    first = torch.nn.functional.one_hot(ub.argmax(1), K).bool(); exact(first)
+    exact((ub > ll.max(1, keepdim=True).values - margin) & ~first)
+    return torch.logsumexp(ll, 1)
 
 # %% ../nbs/08b_gmm.ipynb #d1ddae85
 def threshold_at(ll_fit, # log-likelihoods of the fitting (photographic) faces

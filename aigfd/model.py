@@ -8,7 +8,9 @@ Docs: https://aigfd.github.io/aigfd/model.html.md"""
 from __future__ import annotations
 import json, os, re
 from pathlib import Path
+import numpy as np
 import torch, timm
+from fastcore.foundation import L
 from torch import nn, Tensor
 from fastcore.basics import patch
 from safetensors.torch import save_file, load_file
@@ -95,11 +97,18 @@ def _load_safetensors(path) -> dict:
     try: return load_file(str(path))
     except Exception as e: raise ModelLoadError(f"{path}: not a readable safetensors file ({type(e).__name__}: {str(e)[:160]}); it is never unpickled") from None
 
+def _checkpoint_globals() -> list:
+    "The few harmless classes that fastai's `learn.save(with_opt=True)` pickles beside the tensors (fastcore `L`, numpy scalars and dtypes)."
+    npc = getattr(np, '_core', None) or np.core
+    return [L, npc.multiarray.scalar, np.dtype, *{type(np.dtype(t)) for t in ('float64', 'float32', 'float16', 'int64', 'int32', 'bool')}]
+
 def _torch_load(path, trust_pickle:bool=False) -> dict:
     path = Path(path)
     if not path.exists(): raise DataNotFoundError(f"{path}: checkpoint file not found")
     if path.suffix == '.safetensors': return _load_safetensors(path)
-    try: return torch.load(path, map_location='cpu', weights_only=not trust_pickle)
+    try:
+        if trust_pickle: return torch.load(path, map_location='cpu', weights_only=False)
+        with torch.serialization.safe_globals(_checkpoint_globals()): return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
         hint = "" if trust_pickle else " If it pickles other objects and you trust its source, pass trust_pickle=True."
         raise ModelLoadError(f"{path}: could not read checkpoint ({type(e).__name__}: {str(e)[:200]}).{hint}") from None

@@ -19,7 +19,7 @@ for (kind, k), v in sorted(times.items()):
     print(f"{kind:5s} {names[k]:12s} n={len(v):4d}  median {np.median(v)*1e3:6.1f} ms  mean {np.mean(v)*1e3:6.1f} ms")
 allt = np.concatenate([v for v in times.values()])
 print(f"all samples: mean {allt.mean()*1e3:.1f} ms/item -> {1/allt.mean():.1f} items/s per core")
-cache = tempfile.mkdtemp()
+_cache_dir = tempfile.TemporaryDirectory(); cache = _cache_dir.name
 for variants in (None, 1):
     ds = ManipDataset(items, size=224, manip_size=224, variants=variants, cache_root=cache)
     for ds.epoch in range(1, 11):

@@ -76,7 +76,7 @@ def main():
     device = torch.device(args.device)
     n = (args.steps + args.warmup)*args.bs
     dls = synthetic_dls(n=n, size=args.size, bs=args.bs, device=device)
-    cfg = get_config('cpu', arch=args.arch, img_size=args.size, bs=args.bs, out=tempfile.mkdtemp(), mixed_precision=False)
+    cfg = get_config('cpu', arch=args.arch, img_size=args.size, bs=args.bs, out=(_out := tempfile.TemporaryDirectory()).name, mixed_precision=False)
     learn = aigfd_learner(dls, cfg, checkpoints=False)
     learn.model.to(device)
     learn.remove_cb(ProgressCallback); learn.logger = noop

@@ -25,6 +25,20 @@ def test_torch_equals_sklearn(d, k, seed):
     got = g.score(Xt, bs=100)                # several batches
     np.testing.assert_allclose(got, ref, rtol=1e-6, atol=0)
 
+@settings(max_examples=12, deadline=None)
+@given(d=st.integers(32, 128), k=st.integers(2, 8), r=st.sampled_from([1, 4, 8, None]), seed=st.integers(0, 10_000))
+def test_skipping_components_is_exact(d, k, r, seed):
+    "The bound-based scorer gives the full log-likelihood: equal to computing every component and to scikit-learn."
+    X = mixture(60 * k + 40, d, k, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        g = fit_gmm(X, n_components=k, max_iter=20)
+    rng = np.random.default_rng(seed)
+    Xt = np.concatenate([mixture(200, d, k, seed + 1), rng.normal(0, 12, (50, d)), g.sklearn.means_ + 1e-3])  # clusters, far away, at the means
+    full = g.score(Xt, bs=64, bound_rank=0)
+    np.testing.assert_allclose(g.score(Xt, bs=64, bound_rank=r), full, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(full, g.sklearn.score_samples(Xt), rtol=1e-9, atol=0)
+
 def test_paper_defaults_and_768d():
     X = mixture(400, 768, 2, 0)
     with warnings.catch_warnings(record=True) as w:

@@ -177,10 +177,14 @@ def test_load_weights_truncated_checkpoint(tmp_path, learner):
     p = tmp_path/'model_0.pth'; b = p.read_bytes(); p.write_bytes(b[:len(b)//2])
     with pytest.raises(ModelLoadError, match='model_0.pth'): load_weights(AIGFDNet('test_resnet', emb_dim=8), p)
 
-@pytest.mark.xfail(strict=True, raises=ModelLoadError, reason="load_weights refuses aigfd's own per-epoch checkpoints (fastai learn.save with_opt=True): "
-                   "_torch_load uses weights_only=True without fastai's allow-list (fastcore L, numpy scalar/dtype)")
 def test_load_weights_reads_own_epoch_checkpoint(tmp_path, learner, small_net):
-    if learner.opt is None: learner.create_opt()
+    "A checkpoint as training writes it (after the cosine schedule): the optimizer state pickles fastcore L and numpy scalars."
+    from torch.serialization import get_unsafe_globals_in_checkpoint
+    with warnings.catch_warnings(), learner.no_bar(), learner.no_logging():
+        warnings.simplefilter('ignore'); learner.fit_cosine(1)
     learner.save(tmp_path/'model_0', with_opt=True)
-    rep = load_weights(AIGFDNet('test_resnet', emb_dim=8, img_size=32), tmp_path/'model_0.pth')
+    assert {'fastcore.foundation.L', 'numpy.dtype'} <= set(get_unsafe_globals_in_checkpoint(tmp_path/'model_0.pth'))
+    net = AIGFDNet('test_resnet', emb_dim=8, img_size=32)
+    rep = load_weights(net, tmp_path/'model_0.pth')
     assert not rep['missing']
+    for k, v in learner.model.state_dict().items(): assert torch.equal(net.state_dict()[k], v), k
