@@ -125,7 +125,8 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
     from aigfd.demo import run_demo
     rep = run_demo(out, quick=quick, root=minibench, **({} if epochs is None else dict(epochs=epochs)))
     print(f"report: {rep}")
-    print((Path(out)/'table_i.md').read_text()); print((Path(out)/'table_ii_auc.md').read_text())
+    for t in ('table_i', 'table_ii_auc', 'table_iii'):
+        if (Path(out)/f'{t}.md').exists(): print((Path(out)/f'{t}.md').read_text())
     return rep
 
 @call_parse

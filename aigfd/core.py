@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #46e96d81
 from __future__ import annotations
-import os, warnings, hashlib
+import io, os, sys, time, warnings, hashlib
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # %% auto #0
 __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'MAX_PIXELS', 'AigfdError',
            'DataNotFoundError', 'minibench_path', 'read_manifest', 'cache_dir', 'ImageReadError', 'load_image',
-           'file_sha256', 'image_files']
+           'file_sha256', 'interactive', 'track', 'image_files']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -133,6 +133,31 @@ def file_sha256(path:str|os.PathLike, # any file
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #7cfcc93f
+def interactive() -> bool:
+    "True in a notebook or when stdout is a terminal, where progress bars redraw in place."
+    from fastprogress.fastprogress import IN_NOTEBOOK
+    return bool(IN_NOTEBOOK or sys.stdout.isatty())
+
+def _plain_progress(items, total, desc, stream):
+    t0, step = time.time(), max(1, -(-total//10)) if total else 0
+    for i, x in enumerate(items, 1):
+        yield x
+        if total and (i % step == 0 or i == total):
+            print(f"{desc}: {i}/{total} ({100*i//total} %), {time.time() - t0:.0f} s", file=stream or sys.stderr, flush=True)
+
+def track(items, # what to iterate over (a sized collection shows its total)
+             desc:str='progress', # what is counted, for the plain-text form
+             leave:bool=True, # keep the bar after the loop (bars only)
+             show:bool|None=None, # None: a bar if `interactive()`, else plain lines; True: always a bar; False: plain lines
+             stream=None, # where plain lines go (default stderr)
+            ):
+    "Iterate over `items` with a progress bar, or with a plain line per tenth of the way when output is not interactive."
+    from fastprogress.fastprogress import progress_bar
+    items = list(items) if not hasattr(items, '__len__') else items
+    if interactive() if show is None else show: return progress_bar(items, leave=leave)
+    return _plain_progress(items, len(items), desc, stream)
 
 # %% ../nbs/00_core.ipynb #9a599465
 def image_files(*paths:str|os.PathLike, # files and/or folders

@@ -14,15 +14,14 @@ import pandas as pd
 import torch
 from PIL import Image
 from fastcore.basics import store_attr, patch
-from fastprogress.fastprogress import progress_bar
 from fastai.torch_core import TensorImage, default_device
 from fastai.data.core import TfmdDL, DataLoaders
 from fastai.data.transforms import IntToFloatTensor, Normalize
-from .core import (EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, AigfdError, DataNotFoundError,
+from .core import (track, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, AigfdError, DataNotFoundError,
                         ImageReadError, load_image, read_manifest, cache_dir, image_files)
 from .exif import meta_rows, exif_table
 from .manipulate import make_negative
-from .landmarks import Landmarker, landmarks_for
+from .landmarks import Landmarker, landmarks_for, landmark_box
 
 # %% auto #0
 __all__ = ['ITEM_COLS', 'DatasetTooSmallError', 'FakeFaceError', 'make_items', 'minibench_items', 'folder_items',
@@ -133,12 +132,10 @@ def fdf_items(root:str|os.PathLike, # folder in the layout above
     return df.assign(exif_status=[r[4] for r in rows])
 
 # %% ../nbs/05_data.ipynb #fb3bbaf9
-def _lm_box(lms): return tuple(map(float, (*lms.min(0), *lms.max(0))))
-
 def _readable(files):
     "Status table of `files` without landmark detection (readability only)"
     rows = []
-    for f in progress_bar(files, leave=False):
+    for f in track(files, 'readable files', leave=False):
         try: load_image(f); rows.append((f, 'ok (no detection)'))
         except ImageReadError as e: rows.append((f, f'unreadable: {e}'))
     return pd.DataFrame(rows, columns=['file', 'status']).assign(landmarks=None)
@@ -155,7 +152,7 @@ def prepare_items(items:pd.DataFrame, # items table (`ITEM_COLS`)
     df = df[keep.to_numpy()].reset_index(drop=True)
     has = df.lms.notna()
     df.loc[has & (df.kind == 'photo'), 'kind'] = 'face'
-    df['box'] = [b if b is not None or l is None else _lm_box(l) for b, l in zip(df.box, df.lms)]
+    df['box'] = [b if b is not None or l is None else landmark_box(l) for b, l in zip(df.box, df.lms)]
     return df, status[['file', 'status']]
 
 # %% ../nbs/05_data.ipynb #47422541

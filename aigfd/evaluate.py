@@ -16,8 +16,7 @@ import seaborn as sns
 from PIL import Image, ImageFilter
 from sklearn import metrics
 from sklearn.manifold import TSNE
-from fastprogress.fastprogress import progress_bar
-from .core import AigfdError, DataNotFoundError, image_files, read_manifest
+from .core import AigfdError, DataNotFoundError, image_files, read_manifest, track
 import torch
 from .features import Preprocess, extract_features, ok_mask, jpeg_reencode
 from .gmm import fit_gmm, threshold_at, GMMScorer
@@ -284,7 +283,7 @@ def sweep_components(fit_feats, test_scores:pd.DataFrame, test_feats, # fitting 
                     ) -> pd.DataFrame:
     "Mean Acc/AP/AUC over generators for each number of components (paper Fig. 4)."
     rows = []
-    for k in progress_bar(ks, leave=False):
+    for k in track(ks, 'component sweep', leave=False):
         ll, thr, _ = fit_and_score(fit_feats, test_feats, fpr, n_components=k, **gmm_kw)
         m = evaluate_scores(test_scores.assign(ll=ll), thr, cap, seed).loc['mean']
         rows.append(dict(n_components=k, acc=m.acc, ap=m.ap, auc=m.auc))

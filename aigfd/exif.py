@@ -16,8 +16,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, FixedLocator, NullFormatter
 from PIL import Image, UnidentifiedImageError
-from fastprogress.fastprogress import progress_bar
-from .core import EXIF_TAGS, AigfdError, image_files, MAX_PIXELS
+from .core import EXIF_TAGS, AigfdError, image_files, MAX_PIXELS, track
 
 # %% auto #0
 __all__ = ['EXIF_RANGES', 'MAX_STR_LEN', 'EXIF_IFD', 'META_EXTS', 'COLUMN_ALIASES', 'TABLE_COLS', 'EXIF_LABELS', 'F_STOPS',
@@ -229,7 +228,7 @@ def exif_table(*paths:str|os.PathLike, # image files, folders of images, and/or 
         p = Path(p)
         if p.is_file() and p.suffix.lower() in META_EXTS: items += meta_rows(p)
         else: items += image_files(p) if p.exists() else [p]  # a missing file gets a status row
-    pb = progress_bar(items) if progress and any(isinstance(i, Path) for i in items) else items
+    pb = track(items, 'EXIF') if progress and any(isinstance(i, Path) for i in items) else items
     rows = [read_exif(i, apex, verify) if isinstance(i, Path) else i for i in pb]
     df = pd.DataFrame(rows, columns=list(TABLE_COLS))
     return df.astype({t: float for t in EXIF_TAGS})

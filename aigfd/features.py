@@ -18,14 +18,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
-from fastprogress.fastprogress import progress_bar
 from fastcore.basics import patch
-from .core import AigfdError, ImageReadError, load_image, image_files, CLIP_MEAN, CLIP_STD
+from .core import AigfdError, ImageReadError, load_image, image_files, CLIP_MEAN, CLIP_STD, track
 from .data import face_crop_box
 
 # %% auto #0
 __all__ = ['PREPROCESS_VERSION', 'CROPS', 'PreprocessError', 'Preprocess', 'jpeg_reencode', 'embedder', 'WeightsFileError',
-           'read_weights', 'make_backbone', 'ImageStats', 'extract_features', 'ok_mask']
+           'read_weights', 'make_backbone', 'ImageStats', 'face_boxes', 'extract_features', 'ok_mask']
 
 # %% ../nbs/08a_features.ipynb #b78f238a
 PREPROCESS_VERSION = 1
@@ -184,8 +183,12 @@ class ImageStats(nn.Module):
                           (border/inner.clamp_min(1e-8))[:, None], sat.mean(1, keepdim=True), sat.std(1, keepdim=True), corr], 1)
 
 # %% ../nbs/08a_features.ipynb #281a46ec
-def _face_boxes(items, landmarker, progress):
-    from aigfd.landmarks import landmarks_for, Landmarker
+def face_boxes(items:list, # image paths and/or PIL images
+               landmarker='auto', # landmark backend name or a ready `Landmarker`
+               progress:bool=False, # show a progress bar over the files
+              ) -> list:
+    "The landmark box (x0, y0, x1, y1) of each face, None where no face was found (files go through the landmark cache)."
+    from aigfd.landmarks import landmarks_for, Landmarker, landmark_box
     paths = [i for i in items if not isinstance(i, Image.Image)]
     lms = landmarks_for(paths, backend=landmarker, progress=progress) if paths else None
     by_path = {} if lms is None else dict(zip(lms.file, lms.landmarks))
@@ -196,7 +199,7 @@ def _face_boxes(items, landmarker, progress):
             lm = lm or (landmarker if isinstance(landmarker, Landmarker) else Landmarker(landmarker))
             pts = lm(i)
         else: pts = by_path.get(str(i))
-        out.append(None if pts is None else (*pts.min(0), *pts.max(0)))
+        out.append(None if pts is None else landmark_box(pts))
     return out
 
 def _as_items(images):
@@ -216,11 +219,11 @@ def extract_features(images, # image files, a folder, or PIL images
     items, many = _as_items(images), isinstance(extractor, dict)
     exs = extractor if many else {'': extractor}
     fs = {n: embedder(e.to(device) if isinstance(e, nn.Module) else e) for n, e in exs.items()}
-    boxes = _face_boxes(items, landmarker, progress) if pre.crop == 'face' else [None]*len(items)
+    boxes = face_boxes(items, landmarker, progress) if pre.crop == 'face' else [None]*len(items)
     names = [f'<image {k}>' if isinstance(i, Image.Image) else str(i) for k, i in enumerate(items)]
     status, feats = ['ok']*len(items), {n: [None]*len(items) for n in fs}
     batches = range(0, len(items), bs)
-    for s in (progress_bar(batches, leave=False) if progress else batches):
+    for s in (track(batches, 'feature batches', leave=False) if progress else batches):
         xs, idx = [], []
         for k in range(s, min(s+bs, len(items))):
             try:

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from fastprogress.fastprogress import progress_bar
-from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir, file_sha256
+from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir, file_sha256, track
 
 # %% auto #0
 __all__ = ['IBUG', 'CORNERS', 'FAN_FILES', 'BACKENDS', 'TEMPLATE_CORNERS', 'dlib_model_path', 'fan_weights', 'as_rgb_array',
-           'DlibBackend', 'FanBackend', 'Landmarker', 'landmarks_for', 'read_london_landmarks', 'match_template',
-           'corner_errors']
+           'DlibBackend', 'FanBackend', 'Landmarker', 'landmarks_for', 'landmark_box', 'read_london_landmarks',
+           'match_template', 'corner_errors']
 
 # %% ../nbs/03_landmarks.ipynb #893f42c6
 IBUG = dict(jaw=range(0, 17), brows=range(17, 27), nose=range(27, 36), right_eye=range(36, 42), left_eye=range(42, 48), mouth=range(48, 68))  # subject's right eye = image-left
@@ -192,7 +191,7 @@ def landmarks_for(files, # image paths
     root = Path(cache_root) if cache_root else cache_dir('landmarks')
     if cache: (root/lm.key).mkdir(parents=True, exist_ok=True)
     rows = []
-    for f in (progress_bar(list(files)) if progress else files):
+    for f in (track(list(files), 'landmarks') if progress else files):
         pts, status, hit = None, 'ok', False
         try:
             cp = root/lm.key/f'{file_sha256(f)}.npy' if cache else None
@@ -204,6 +203,13 @@ def landmarks_for(files, # image paths
         except (ImageReadError, OSError) as e: status = f'unreadable: {e}'
         rows.append(dict(file=str(f), status=status, landmarks=pts, cached=hit))
     return pd.DataFrame(rows, columns=['file', 'status', 'landmarks', 'cached'])
+
+# %% ../nbs/03_landmarks.ipynb #a15f031f
+def landmark_box(pts:np.ndarray, # landmark points [n, 2] as (x, y)
+                ) -> tuple[float, float, float, float]:
+    "The tight box (x0, y0, x1, y1) around landmark points."
+    pts = np.asarray(pts, dtype=np.float64)
+    return tuple(map(float, (*pts.min(0), *pts.max(0))))
 
 # %% ../nbs/03_landmarks.ipynb #b6ee43e7
 def read_london_landmarks(root=None, # minibench folder (default: `minibench_path()`)

@@ -15,8 +15,7 @@ import cv2
 from PIL import Image
 from typing import Annotated, NamedTuple
 from fastcore.script import call_parse
-from fastprogress.fastprogress import progress_bar
-from .core import AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files
+from .core import AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track
 from .landmarks import Landmarker, as_rgb_array, landmarks_for
 
 # %% auto #0
@@ -312,7 +311,7 @@ def generate_negatives(src, # image folder, file, or list of them
     if landmarks is None: lmker = backend if isinstance(backend, Landmarker) else Landmarker(backend)
     else: known = {str(Path(f).resolve()): (s, p) for f, s, p in zip(landmarks.file, landmarks.status, landmarks.landmarks)}
     rows = []
-    for f in (progress_bar(files) if progress else files):
+    for f in (track(files, 'manipulations') if progress else files):
         rel = f.relative_to(root)
         base = dict(file=str(f), landmarks='')
         try:

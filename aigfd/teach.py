@@ -17,7 +17,7 @@ from PIL import Image
 from .core import EXIF_TAGS, CLIP_MEAN, CLIP_STD, AigfdError, ImageReadError, load_image
 from .exif import read_exif, EXIF_LABELS
 from .losses import thurstone_prob, pair_labels, SIGMA_PAPER, SIGMA_CODE
-from .features import Preprocess, _face_boxes
+from .features import Preprocess, face_boxes
 
 # %% auto #0
 __all__ = ['below_rate', 'false_alarm_rate', 'detection_rate', 'upload_items', 'decode_upload', 'ScoreExplorer',
@@ -123,7 +123,7 @@ class ScoreExplorer(_View):
         try: im = item if isinstance(item, Image.Image) else load_image(item)
         except ImageReadError as e: return np.nan, np.nan, f'error: {e}', None
         df = self.det.score([item], progress=False)
-        box = _face_boxes([item], self.landmarker, False)[0] if self.det.pre.crop == 'face' else None
+        box = face_boxes([item], self.landmarker)[0] if self.det.pre.crop == 'face' else None
         return float(df.log_likelihood[0]), float(df.percentile[0]), str(df.verdict[0]), np.asarray(self.det.pre.image(im, box))
 
     def update(self, change=None):

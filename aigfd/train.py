@@ -7,11 +7,12 @@ Docs: https://aigfd.github.io/aigfd/train.html.md"""
 # %% ../nbs/07_train.ipynb #9fd78085
 from __future__ import annotations
 import dataclasses, logging, math, os, random, re
-from contextlib import nullcontext
+from contextlib import nullcontext, contextmanager
 from dataclasses import dataclass, asdict
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch
+import fastprogress.fastprogress
 from torch import Tensor
 from fastcore.basics import patch, noop
 from fastcore.script import call_parse
@@ -25,7 +26,7 @@ from fastai.callback.channelslast import ChannelsLast
 from fastai.data.core import DataLoaders
 from fastai.optimizer import Adam
 from fastai.torch_core import set_seed, rank_distrib, num_distrib
-from .core import AigfdError, EXIF_TAGS, HEAD_NAMES
+from .core import AigfdError, EXIF_TAGS, HEAD_NAMES, interactive
 from .losses import FiveTaskLoss, pair_labels
 from .model import AIGFDNet, aigfd_splitter, save_model
 
@@ -319,6 +320,14 @@ def _data(cfg:TrainConfig, data_kwargs:dict) -> DataLoaders:
               variants=cfg.variants, num_workers=cfg.num_workers, min_items=cfg.min_items)
     return get_dls(**{**kw, **data_kwargs})
 
+@contextmanager
+def _no_redraw():
+    "Batch progress bars off while output is not interactive (a file or CI log); the per-epoch table is still printed."
+    old = fastprogress.fastprogress.NO_BAR
+    fastprogress.fastprogress.NO_BAR = old or not interactive()
+    try: yield
+    finally: fastprogress.fastprogress.NO_BAR = old
+
 def train(preset:str|TrainConfig='cpu', # preset name or config
           dls:DataLoaders|None=None, # data; None: `aigfd.data.get_dls(size, bs, seed, **data_kwargs)`
           resume_from:str|None=None, # checkpoint to continue from
@@ -337,7 +346,7 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
         f"{dls.counts['exif_missing']} without EXIF (manipulation task only)")
     if num_distrib() > 1: distrib_setup()
     gpu = torch.cuda.is_available()
-    with learn.distrib_ctx(sync_bn=gpu, cpu=not gpu) if num_distrib() > 1 else nullcontext():
+    with learn.distrib_ctx(sync_bn=gpu, cpu=not gpu) if num_distrib() > 1 else nullcontext(), _no_redraw():
         if resume_from: resume(learn, resume_from)
         else: learn.fit_cosine()
     if rank_distrib() == 0:
