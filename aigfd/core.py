@@ -141,18 +141,18 @@ def interactive() -> bool:
     return bool(IN_NOTEBOOK or sys.stdout.isatty())
 
 def _plain_progress(items, total, desc, stream):
-    t0, step = time.time(), max(1, -(-total//10)) if total else 0
+    t0, step = time.time(), max(1, -(-total//10))  # a line every tenth (rounded up) and at the end
     for i, x in enumerate(items, 1):
         yield x
-        if total and (i % step == 0 or i == total):
+        if i % step == 0 or i == total:
             print(f"{desc}: {i}/{total} ({100*i//total} %), {time.time() - t0:.0f} s", file=stream or sys.stderr, flush=True)
 
 def track(items, # what to iterate over (a sized collection shows its total)
-             desc:str='progress', # what is counted, for the plain-text form
-             leave:bool=True, # keep the bar after the loop (bars only)
-             show:bool|None=None, # None: a bar if `interactive()`, else plain lines; True: always a bar; False: plain lines
-             stream=None, # where plain lines go (default stderr)
-            ):
+          desc:str='progress', # what is counted, for the plain-text form
+          leave:bool=True, # keep the bar after the loop (bars only)
+          show:bool|None=None, # None: a bar if `interactive()`, else plain lines; True: always a bar; False: plain lines
+          stream=None, # where plain lines go (default stderr)
+         ):
     "Iterate over `items` with a progress bar, or with a plain line per tenth of the way when output is not interactive."
     from fastprogress.fastprogress import progress_bar
     items = list(items) if not hasattr(items, '__len__') else items

@@ -20,8 +20,7 @@ from .manipulate import manipulate_all
 from .data import minibench_items, get_dls
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
-import torch
-from .features import Preprocess, make_backbone, ImageStats, extract_features, embedder, ok_mask
+from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
 from .gmm import Detector
 from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,
                             save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep)
@@ -112,32 +111,23 @@ def _step_train(out, c, mb, variant='aigfd (ours)'):
 # %% ../nbs/10_demo.ipynb #92fb77f8
 def _extractors(out, c):
     m = load_model(out/'run'/'final.safetensors')
-    with torch.random.fork_rng():  # the same random weights whether or not training ran in this process
-        torch.manual_seed(c['seed']); rnd = make_backbone('aigfd', arch=c['arch'], emb_dim=m.config['emb_dim'])
+    rnd = make_backbone('aigfd', arch=c['arch'], emb_dim=m.config['emb_dim'], seed=c['seed'])  # the same weights whether or not training ran in this process
     abl = {v: load_model(out/VARIANTS[v][0]/'final.safetensors') for v in list(VARIANTS)[1:]} if c['ablations'] else {}
     return {'aigfd (ours)': m, **abl, 'same network, random weights': rnd, 'image statistics': ImageStats()}
 
 def _pre(c, normalised=True):
     return Preprocess(size=c['img_size'], crop='face', jpeg_quality=c['jpeg_quality']) if normalised else Preprocess(size=c['img_size'])
 
-def _inputs(tab, pre):
-    "Preprocessed network inputs of the readable images of `tab` (identity extractor), and those rows."
-    X, st = extract_features(list(tab.path), lambda x: x.flatten(1), pre, progress=True)
-    ok = ok_mask(st)
-    return torch.from_numpy(X[ok]).view(-1, 3, pre.size, pre.size), tab[ok].reset_index(drop=True)
-
-def _embed(model, x, bs=64):
-    f = embedder(model)
-    with torch.inference_mode(): return torch.cat([f(x[i:i+bs]).float() for i in range(0, len(x), bs)]).numpy()
-
 def _step_features(out, c, mb):
     tab = pd.read_csv(out/'split.csv'); feats = {}
-    for norm in (True, False):
-        (xf, tf), (xt, tt) = _inputs(tab[tab.split == 'fit'], _pre(c, norm)), _inputs(tab[tab.split == 'test'], _pre(c, norm))
+    for norm, sfx in ((True, ''), (False, '_as_stored')):
         exts = _extractors(out, c) if norm else {'image statistics, files as stored': ImageStats()}
-        for name, ext in exts.items(): feats[f'{name}|fit'], feats[f'{name}|test'] = _embed(ext, xf), _embed(ext, xt)
-        if norm: tf.to_csv(out/'fit_rows.csv', index=False); tt.to_csv(out/'test_rows.csv', index=False)
-        else: tf.to_csv(out/'fit_rows_as_stored.csv', index=False); tt.to_csv(out/'test_rows_as_stored.csv', index=False)
+        for part in ('fit', 'test'):  # each image is read and preprocessed once, then goes through every extractor
+            rows = tab[tab.split == part]
+            X, st = extract_features(list(rows.path), exts, _pre(c, norm), bs=64)
+            ok = ok_mask(st)
+            for name, x in X.items(): feats[f'{name}|{part}'] = x[ok]
+            rows[ok].to_csv(out/f'{part}_rows{sfx}.csv', index=False)
     np.savez(out/'features.npz', **feats)
 
 def _slug(name): return name.split(' ')[0].strip(',') + ('_as_stored' if 'as stored' in name else '')

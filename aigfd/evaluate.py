@@ -17,7 +17,6 @@ from PIL import Image, ImageFilter
 from sklearn import metrics
 from sklearn.manifold import TSNE
 from .core import AigfdError, DataNotFoundError, image_files, read_manifest, track
-import torch
 from .features import Preprocess, extract_features, ok_mask, jpeg_reencode
 from .gmm import fit_gmm, threshold_at, GMMScorer
 from .features import ImageStats, make_backbone
@@ -351,8 +350,7 @@ def paper_extractors(ours=None, # trained model (path or module): both pretext t
                      seed:int=0, # seed of the random init
                     ) -> dict:
     "Feature extractors of Tables II/III that are available: always image statistics and a random-init backbone."
-    torch.manual_seed(seed)
-    ex = {'image statistics': ImageStats(), f'random-init {arch}': make_backbone('aigfd', arch, 768)}
+    ex = {'image statistics': ImageStats(), f'random-init {arch}': make_backbone('aigfd', arch, 768, seed=seed)}
     if imagenet_weights: ex[f'ImageNet {arch}'] = make_backbone('timm', arch, weights=imagenet_weights)
     for name, m in (('ranking only', ranking_only), ('manipulation only', manipulation_only), ('ours', ours)):
         if m is not None: ex[name] = load_trained(m)[0] if isinstance(m, (str, os.PathLike)) else m
@@ -366,5 +364,4 @@ def minibench_baselines(seed:int=0, # seed of the random-init backbone
                         resnet:str='resnet18', # timm architecture of the random-init baseline
                        ) -> dict:
     "The two baselines every learned feature must beat: image statistics and a randomly initialised ResNet."
-    torch.manual_seed(seed)
-    return {'image statistics': ImageStats(), f'random-init {resnet}': make_backbone('timm', resnet)}
+    return {'image statistics': ImageStats(), f'random-init {resnet}': make_backbone('timm', resnet, seed=seed)}

@@ -128,8 +128,12 @@ def make_backbone(kind:str, # 'aigfd' (AIGFDNet), 'timm' (timm model, num_classe
                   arch:str='resnet50', # architecture name
                   emb_dim:int|None=768, # feature size of the aigfd network
                   weights:str|os.PathLike|None=None, # local timm weight file (e.g. ImageNet), kind='timm' only
+                  seed:int|None=None, # seed of the random initialisation, drawn from a private RNG (the global one is left as it was)
                  ) -> nn.Module:
     "A feature extractor, randomly initialised (ready for `load_state_dict`) unless `weights` is given; never downloads."
+    if seed is not None:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed); return make_backbone(kind, arch, emb_dim, weights)
     if kind == 'aigfd':
         from aigfd.model import AIGFDNet
         return AIGFDNet(arch=arch, emb_dim=emb_dim, pretrained=False)

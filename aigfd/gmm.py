@@ -22,7 +22,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from .core import AigfdError, DataNotFoundError, file_sha256
 from fastcore.basics import patch
-from .features import Preprocess, PreprocessError, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError
+from .features import Preprocess, PreprocessError, embedder, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError
 
 # %% auto #0
 __all__ = ['DETECTOR_FORMAT', 'DETECTOR_VERSION', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at', 'percentile_of',
@@ -265,7 +265,7 @@ def load(cls:Detector, path, # a file written by `Detector.save`
     if gmm.dim != cfg['feat_dim']: _refuse(p, f"GMM expects {gmm.dim}-d features but the header says {cfg['feat_dim']}")
     model = _load_backbone(p, cfg, {k[9:]: v for k, v in t.items() if k.startswith('backbone.')}, weights_path)
     if model is not None:
-        with torch.inference_mode(): D = model.embed(torch.zeros(1, 3, pre.size, pre.size)).shape[1] if hasattr(model, 'embed') else model.eval()(torch.zeros(1, 3, pre.size, pre.size)).shape[1]
+        with torch.inference_mode(): D = embedder(model)(torch.zeros(1, 3, pre.size, pre.size)).shape[1]
         if D != gmm.dim: _refuse(p, f"backbone {cfg['backbone']} gives {D}-d features but the GMM was fitted on {gmm.dim}-d features")
     return cls(pre, cfg['backbone'], model, gmm, cfg['threshold'], t['quantiles'].numpy(), cfg['fpr'], cfg['n_fit'], cfg['info'], cfg['weights_ref'])
 
