@@ -12,58 +12,13 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 from fastcore.script import call_parse, parse_cli
-from .core import AigfdError, image_files, minibench_path
+from .core import AigfdError, image_files, minibench_path, as_paths
 from .features import Preprocess, make_backbone
-from .gmm import Detector
-from .model import load_model, read_config
-from .evaluate import read_generator_folders, evaluate_scores, table_i, save_table, to_markdown
+from .gmm import Detector, fit_detector
+from .evaluate import evaluate_detector, table_i, save_table, to_markdown
 
 # %% auto #0
-__all__ = ['fit_detector', 'evaluate_detector', 'aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_exif', 'main']
-
-# %% ../nbs/12_cli.ipynb #b1c4ee11
-def _paths(p): return [Path(x) for x in ([p] if isinstance(p, (str, os.PathLike)) else p)]  # a path, or several
-
-def fit_detector(real, # folder(s) or files of photographic faces
-                 model, # trained weights (`.safetensors` written by `train`/`save_model`) or an `AIGFDNet`
-                 out:str|Path|None=None, # write the detector here (`.safetensors`)
-                 n_components:int=8, # GMM components: 8 (paper) or 12 (released code)
-                 fpr:float=0.05, # false-alarm rate of the threshold on the fitting faces
-                 crop:str='face', # 'face' (1.3x landmark box), 'center' or 'none' (whole image, paper)
-                 jpeg_quality:int|None=90, # re-encode every image at this quality (None: no re-encoding)
-                 size:int|None=None, # input size (default: the model's training size)
-                ) -> Detector:
-    "Fit the GMM of `Detector` on photographic faces with a trained aigfd network."
-    if isinstance(model, (str, Path)):
-        mp = Path(model); m = load_model(mp); cfg = read_config(mp)
-    else: m, cfg = model, model.config
-    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality)
-    files = image_files(*_paths(real))
-    if not files: raise AigfdError(f"no image files found in {real}")
-    det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
-                       n_components=n_components, fpr=fpr)
-    det.info.update(fitted_on=[str(r) for r in _paths(real)][:20])
-    if out is not None: det.save(out)
-    return det
-
-# %% ../nbs/12_cli.ipynb #1613a623
-def evaluate_detector(detector:Detector|str|Path, # a detector or its file
-                      real, # folder(s) or files of photographic TEST faces (not those it was fitted on)
-                      fakes, # folder with one sub-folder per generator
-                      cap:int=5000, # faces per class and generator at most (balanced sampling)
-                      seed:int=0, # sampling seed
-                      progress:bool=True, # progress bars
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Per-generator metrics (rows, plus 'mean') and the scores of every image."
-    det = detector if isinstance(detector, Detector) else Detector.load(detector)
-    fk = read_generator_folders(fakes)
-    rf = image_files(*_paths(real))
-    paths = [str(p) for p in rf] + list(fk.path)
-    sc = det.score(paths, progress=progress)
-    sc['generator'] = ['real']*len(rf) + list(fk.generator)
-    ok = sc.log_likelihood.notna()
-    res = evaluate_scores(sc[ok].rename(columns={'log_likelihood': 'll'}), det.threshold, cap, seed)
-    return res, sc
+__all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_exif', 'main']
 
 # %% ../nbs/12_cli.ipynb #7a8ee145
 @call_parse
@@ -76,7 +31,7 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
                ):
     "Score face images: log-likelihood, percentile among photographic faces and verdict."
     det = Detector.load(detector)
-    files = [f for p in _paths(paths) for f in (image_files(p) if p.is_dir() else [p])]
+    files = [f for p in as_paths(paths) for f in (image_files(p) if p.is_dir() else [p])]
     df = det.score(files, bs=bs, progress=not quiet)
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
         print(df.to_string(index=False, float_format=lambda v: f'{v:.2f}'))

@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # %% auto #0
 __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'MAX_PIXELS', 'AigfdError',
            'DataNotFoundError', 'minibench_path', 'read_manifest', 'cache_dir', 'ImageReadError', 'load_image',
-           'file_sha256', 'interactive', 'track', 'image_files']
+           'file_sha256', 'interactive', 'track', 'as_paths', 'image_files']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -160,6 +160,10 @@ def track(items, # what to iterate over (a sized collection shows its total)
     return _plain_progress(items, len(items), desc, stream)
 
 # %% ../nbs/00_core.ipynb #9a599465
+def as_paths(p) -> list[Path]:
+    "`p` (one path, or a list of paths) as a list of `Path`s."
+    return [Path(x) for x in ([p] if isinstance(p, (str, os.PathLike)) else p)]
+
 def image_files(*paths:str|os.PathLike, # files and/or folders
                 exts:tuple=IMAGE_EXTS, # extensions that count as images (case-insensitive)
                ) -> list[Path]:

@@ -16,18 +16,18 @@ import seaborn as sns
 from PIL import Image, ImageFilter
 from sklearn import metrics
 from sklearn.manifold import TSNE
-from .core import AigfdError, DataNotFoundError, image_files, read_manifest, track
+from .core import AigfdError, DataNotFoundError, image_files, read_manifest, track, as_paths
 from .features import Preprocess, extract_features, ok_mask, jpeg_reencode
-from .gmm import fit_gmm, threshold_at, GMMScorer
+from .gmm import fit_gmm, threshold_at, GMMScorer, Detector
 from .features import ImageStats, make_backbone
 
 # %% auto #0
 __all__ = ['DIFF_CATEGORIES', 'ROBUSTNESS', 'MB_GMM', 'MB_PREPROCESSING', 'EvalDataError', 'read_list_file',
            'read_generator_folders', 'read_diff', 'read_diffusionface', 'read_minibench', 'detection_metrics',
-           'balanced_sample', 'evaluate_scores', 'fit_and_score', 'features_for', 'evaluate_extractors', 'split_real',
-           'cap_per_generator', 'table_i', 'table_ii', 'table_iii', 'to_markdown', 'save_table', 'plot_scores',
-           'plot_tsne', 'sweep_components', 'plot_sweep', 'perturbation', 'robustness_sweep', 'plot_robustness',
-           'load_trained', 'paper_extractors', 'minibench_baselines']
+           'balanced_sample', 'evaluate_scores', 'evaluate_detector', 'fit_and_score', 'features_for',
+           'evaluate_extractors', 'split_real', 'cap_per_generator', 'table_i', 'table_ii', 'table_iii', 'to_markdown',
+           'save_table', 'plot_scores', 'plot_tsne', 'sweep_components', 'plot_sweep', 'perturbation',
+           'robustness_sweep', 'plot_robustness', 'load_trained', 'paper_extractors', 'minibench_baselines']
 
 # %% ../nbs/09_evaluate.ipynb #05cef85e
 class EvalDataError(AigfdError, ValueError):
@@ -146,6 +146,25 @@ def evaluate_scores(scores:pd.DataFrame, # test faces: `generator` ('real' for p
     res = pd.DataFrame(rows).T
     res.loc['mean'] = res.mean()
     return res
+
+# %% ../nbs/09_evaluate.ipynb #1613a623
+def evaluate_detector(detector:Detector|str|Path, # a detector or its file
+                      real, # folder(s) or files of photographic TEST faces (not those it was fitted on)
+                      fakes, # folder with one sub-folder per generator
+                      cap:int=5000, # faces per class and generator at most (balanced sampling)
+                      seed:int=0, # sampling seed
+                      progress:bool=True, # progress bars
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "Per-generator metrics (rows, plus 'mean') and the scores of every image."
+    det = detector if isinstance(detector, Detector) else Detector.load(detector)
+    fk = read_generator_folders(fakes)
+    rf = image_files(*as_paths(real))
+    paths = [str(p) for p in rf] + list(fk.path)
+    sc = det.score(paths, progress=progress)
+    sc['generator'] = ['real']*len(rf) + list(fk.generator)
+    ok = sc.log_likelihood.notna()
+    res = evaluate_scores(sc[ok].rename(columns={'log_likelihood': 'll'}), det.threshold, cap, seed)
+    return res, sc
 
 # %% ../nbs/09_evaluate.ipynb #f6627e73
 def fit_and_score(fit_feats, # features [n, d] of photographic fitting faces

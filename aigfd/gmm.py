@@ -20,13 +20,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.pipeline import make_pipeline, Pipeline
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
-from .core import AigfdError, DataNotFoundError, file_sha256
+from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_paths
+from .model import load_model, read_config
 from fastcore.basics import patch
 from .features import Preprocess, PreprocessError, embedder, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError
 
 # %% auto #0
 __all__ = ['DETECTOR_FORMAT', 'DETECTOR_VERSION', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at', 'percentile_of',
-           'DetectorFileError', 'Detector']
+           'DetectorFileError', 'Detector', 'fit_detector']
 
 # %% ../nbs/08b_gmm.ipynb #b4bddd60
 class GMMError(AigfdError, ValueError):
@@ -299,3 +300,26 @@ def score(self:Detector, images, # image files, a folder, or PIL images
     verdict = np.where(ll >= self.threshold, 'photographic', 'AI-generated').astype(object)
     verdict[~ok] = st.status[~ok].to_numpy()
     return pd.DataFrame(dict(path=st.path, log_likelihood=ll, percentile=percentile_of(ll, self.quantiles), verdict=verdict))
+
+# %% ../nbs/08b_gmm.ipynb #b1c4ee11
+def fit_detector(real, # folder(s) or files of photographic faces
+                 model, # trained weights (`.safetensors` written by `train`/`save_model`) or an `AIGFDNet`
+                 out:str|Path|None=None, # write the detector here (`.safetensors`)
+                 n_components:int=8, # GMM components: 8 (paper) or 12 (released code)
+                 fpr:float=0.05, # false-alarm rate of the threshold on the fitting faces
+                 crop:str='face', # 'face' (1.3x landmark box), 'center' or 'none' (whole image, paper)
+                 jpeg_quality:int|None=90, # re-encode every image at this quality (None: no re-encoding)
+                 size:int|None=None, # input size (default: the model's training size)
+                ) -> Detector:
+    "Fit the GMM of `Detector` on photographic faces with a trained aigfd network."
+    if isinstance(model, (str, Path)):
+        mp = Path(model); m = load_model(mp); cfg = read_config(mp)
+    else: m, cfg = model, model.config
+    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality)
+    files = image_files(*as_paths(real))
+    if not files: raise AigfdError(f"no image files found in {real}")
+    det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
+                       n_components=n_components, fpr=fpr)
+    det.info.update(fitted_on=[str(r) for r in as_paths(real)][:20])
+    if out is not None: det.save(out)
+    return det

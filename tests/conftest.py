@@ -117,7 +117,7 @@ def tiny_model():
 def tiny_detector(tiny_model, london_faces):
     "A `Detector` fitted on 10 London faces (crop='none', 64 px, 2 components)."
     import warnings
-    from aigfd.cli import fit_detector
+    from aigfd.gmm import fit_detector
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         return fit_detector(london_faces, tiny_model, n_components=2, crop='none', jpeg_quality=None, size=64)
