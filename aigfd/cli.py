@@ -18,7 +18,7 @@ from .gmm import Detector, fit_detector
 from .evaluate import evaluate_detector, table_i, save_table, to_markdown
 
 # %% auto #0
-__all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_exif', 'main']
+__all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_exif', 'aigfd_data', 'main']
 
 # %% ../nbs/12_cli.ipynb #7a8ee145
 @call_parse
@@ -74,10 +74,14 @@ def aigfd_evaluate(detector:str, # detector file
 def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
                quick:bool=False, # one-minute smoke test instead of the full demo
                epochs:int=None, # override the cpu preset's epochs
-               minibench:str=None, # minibench folder (default: $AIGFD_MINIBENCH or ../shared/data/minibench)
+               minibench:str=None, # minibench folder (default: $AIGFD_MINIBENCH, ../shared/data/minibench, or the user data copy)
+               download:bool=False, # get the minibench first (`aigfd data minibench`) when it is not found
               ):
     "Run the whole method on the minibench with the `cpu` preset and write a report folder."
     from aigfd.demo import run_demo
+    from aigfd.minibench import rebuild_note
+    if download and minibench_path(minibench, must_exist=False) is None: aigfd_data.__wrapped__('minibench', dest=minibench)
+    if note := rebuild_note(minibench_path(minibench)): print(note)
     rep = run_demo(out, quick=quick, root=minibench, **({} if epochs is None else dict(epochs=epochs)))
     print(f"report: {rep}")
     for t in ('table_i', 'table_ii_auc', 'table_iii'):
@@ -95,12 +99,31 @@ def aigfd_exif(paths:Annotated[str, {'nargs': '+'}], # images, folders or metada
     if csv: df.to_csv(csv, index=False)
     return df
 
+# %% ../nbs/12_cli.ipynb #16a0d5c2
+@call_parse
+def aigfd_data(dataset:str, # the data set to get: `minibench`
+               dest:str=None, # where to put it (default: the user data folder, platformdirs.user_data_dir('aigfd')/minibench)
+               base_url:str=None, # mirror replacing https://raw.githubusercontent.com
+               exclude_noncommercial:bool=False, # skip stylegan2_ffhq (NVIDIA non-commercial licence)
+               cache:str=None, # source download cache (default: $AIGFD_CACHE/minibench_sources)
+               workers:int=8, # parallel downloads
+               reference:str=None, # a known-good minibench copy to measure pixel differences of non-identical files against
+               quiet:bool=False, # no progress bars
+              ):
+    "Download and rebuild a data set (`minibench`) from its pinned public sources, verified file by file."
+    from aigfd.minibench import build_minibench, incomplete_error
+    if dataset != 'minibench': raise AigfdError(f"unknown data set {dataset!r}; available: minibench")
+    st = build_minibench(dest, base_url, exclude_noncommercial, cache, workers, reference, progress=not quiet)
+    if err := incomplete_error(st): raise AigfdError(err)
+    return st
+
 # %% ../nbs/12_cli.ipynb #d150db66
 def _commands():
     from aigfd.train import aigfd_train
     from aigfd.manipulate import aigfd_manipulate
     return dict(demo=aigfd_demo, train=aigfd_train, fit=aigfd_fit, evaluate=aigfd_evaluate, score=aigfd_score,
-                manipulate=aigfd_manipulate, exif=aigfd_exif)
+                manipulate=aigfd_manipulate, exif=aigfd_exif,
+                data=aigfd_data)
 
 def _usage(cmds):
     return 'usage: aigfd SUBCOMMAND [options]   (aigfd SUBCOMMAND --help for its options)\n\n' + \

@@ -14,8 +14,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'MAX_PIXELS', 'AigfdError',
-           'DataNotFoundError', 'minibench_path', 'read_manifest', 'cache_dir', 'ImageReadError', 'load_image',
-           'file_sha256', 'interactive', 'track', 'as_paths', 'image_files']
+           'DataNotFoundError', 'user_minibench_dir', 'minibench_path', 'read_manifest', 'cache_dir', 'ImageReadError',
+           'load_image', 'file_sha256', 'interactive', 'track', 'as_paths', 'image_files']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -41,23 +41,33 @@ def _minibench_candidates():
         yield r/_MB_REL          # shared/ inside a folder
         yield r.parent/_MB_REL   # shared/ beside the checkout
 
+def user_minibench_dir() -> Path:
+    "Where `aigfd data minibench` puts the minibench by default: `platformdirs.user_data_dir('aigfd')/minibench`."
+    import platformdirs
+    return Path(platformdirs.user_data_dir('aigfd', appauthor=False))/'minibench'
+
+def _missing_minibench(msg:str) -> DataNotFoundError:
+    try:
+        from aigfd.minibench import download_hint
+        msg += '\n' + download_hint()
+    except Exception: pass  # the hint is a courtesy; never hide the error behind another one
+    return DataNotFoundError(msg)
+
 def minibench_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
                    must_exist:bool=True, # raise `DataNotFoundError` when not found
                   ) -> Path|None:
-    "Locate the minibench: `path`, then `$AIGFD_MINIBENCH`, then a sibling `shared/data/minibench`."
+    "Locate the minibench: `path`, then `$AIGFD_MINIBENCH`, then a sibling `shared/data/minibench`, then `user_minibench_dir()`."
     src = 'argument'
     if path is None: path, src = os.environ.get('AIGFD_MINIBENCH') or None, '$AIGFD_MINIBENCH'
     if path is not None:
         p = Path(path).expanduser()
         if (p/'manifest.csv').exists(): return p
-        if must_exist: raise DataNotFoundError(
-            f"minibench not found at {p} (from {src}): no manifest.csv there")
+        if must_exist: raise _missing_minibench(f"minibench not found at {p} (from {src}): no manifest.csv there")
         return None
-    for c in _minibench_candidates():
+    for c in [*_minibench_candidates(), user_minibench_dir()]:
         if (c/'manifest.csv').exists(): return c.resolve()
-    if must_exist: raise DataNotFoundError(
-        "minibench not found: set AIGFD_MINIBENCH=/path/to/minibench or place the repository beside "
-        "a `shared/data/minibench` folder (see README)")
+    if must_exist: raise _missing_minibench(
+        f"minibench not found: not in $AIGFD_MINIBENCH, nor in a `shared/data/minibench` folder beside the checkout, nor in {user_minibench_dir()}")
     return None
 
 # %% ../nbs/00_core.ipynb #5b4e70c7
