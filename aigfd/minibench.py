@@ -355,6 +355,6 @@ def minibench_sources_path(must_exist:bool=True) -> Path|None:
     "The folder of offline source fixtures: `$AIGFD_MINIBENCH_SOURCES`, else `shared/data/minibench_sources/fixtures` beside the checkout."
     from aigfd.core import _minibench_candidates
     env = os.environ.get('AIGFD_MINIBENCH_SOURCES')
-    for c in ([Path(env)] if env else [c.parent/'minibench_sources'/'fixtures' for c in _minibench_candidates()]):
+    for c in ([Path(env).expanduser()] if env else [c.parent/'minibench_sources'/'fixtures' for c in _minibench_candidates()]):
         if c.is_dir(): return c.resolve()
     if must_exist: raise DataNotFoundError("minibench source fixtures not found: set AIGFD_MINIBENCH_SOURCES or place them in shared/data/minibench_sources/fixtures")
