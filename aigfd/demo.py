@@ -156,12 +156,16 @@ def _step_eval(out, c, mb):
     det.info.update(data='minibench', split='fit', demo=c); det.save(out/'detector.safetensors')
 
 # %% ../nbs/10_demo.ipynb #e5d7516f
+def _minibench_note(mb):
+    from aigfd.minibench import rebuild_note  # a rebuilt minibench says so, and whether it is byte-identical
+    return rebuild_note(mb)
+
 def _step_report(out, c, mb):
     steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}
     tab = pd.read_csv(out/'split.csv'); hist = out/'run'/'history.csv'
     h = pd.read_csv(hist).tail(1).round(3).to_dict('records')[0] if hist.exists() else {}
     md = [f"# aigfd demo report", "", f"Settings: `{json.dumps(c)}`", "",
-          "## Data", "", to_markdown(pd.crosstab(tab.generator, tab.split)), "",
+          "## Data", "", *([note, ""] if (note := _minibench_note(mb)) else []), to_markdown(pd.crosstab(tab.generator, tab.split)), "",
           "## Pretext training (held-out validation, last epoch)", "", "```", json.dumps(h, indent=1), "```",
           "![loss curves](run/loss_curve.png)", "",
           "## Table I layout: GMM over each feature, per generator (%)", "",

@@ -16,9 +16,10 @@ from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, track, 
 
 # %% auto #0
 __all__ = ['RAW_HOST', 'NONCOMMERCIAL', 'SAVE_KW', 'package_data', 'registry_manifest', 'read_sources', 'source_url',
-           'ResumableDownloader', 'fetch_source', 'fetch_sources', 'recipe_kind', 'tile_box', 'rebuild_file',
-           'read_tem', 'landmarks_csv', 'pixel_hash', 'pixel_difference', 'licence_summary', 'download_hint',
-           'build_minibench', 'rebuild_status', 'rebuild_note', 'incomplete_error', 'minibench_sources_path']
+           'ResumableDownloader', 'fetch_source', 'fetch_sources', 'recipe_kind', 'tile_box', 'decode_source',
+           'rebuild_file', 'read_tem', 'landmarks_csv', 'pixel_hash', 'pixel_difference', 'licence_summary',
+           'download_hint', 'build_minibench', 'rebuild_status', 'rebuild_note', 'incomplete_error',
+           'minibench_sources_path']
 
 # %% ../nbs/14_minibench.ipynb #11352976
 RAW_HOST = 'https://raw.githubusercontent.com'  # host of the registry's raw URLs; `base_url` replaces it
@@ -121,19 +122,22 @@ def fetch_sources(sources:pd.DataFrame, # rows of `read_sources()`
         with lock: nbytes[0] += n
     rows = list(sources.itertuples())
     if not rows: return got, failed
-    try: got[rows[0].key] = fetch_source(rows[0], cache, base_url, on_bytes=count)
+    first = next((r for r in rows if not (cache/r.key).exists()), rows[0])  # a download, to test the connection
+    try: got[first.key] = fetch_source(first, cache, base_url, on_bytes=count)
     except requests.ConnectionError as e:
         host = (base_url or RAW_HOST).split('//')[-1].split('/')[0]
         raise AigfdError(f"cannot reach {host} ({type(e).__name__}); check the network, or pass --base-url with a reachable mirror") from None
-    except Exception as e: failed[rows[0].key] = _short_error(e)
+    except Exception as e: failed[first.key] = _short_error(e)
     t0 = time.time()
     with ThreadPoolExecutor(max(1, workers)) as ex:
-        futs = {ex.submit(fetch_source, r, cache, base_url, on_bytes=count): r.key for r in rows[1:]}
+        futs = {ex.submit(fetch_source, r, cache, base_url, on_bytes=count): r.key for r in rows if r.key != first.key}
         bar = track(_Sized(as_completed(futs), len(futs)), desc='sources', show=None if progress else False)
-        for f in bar:
-            try: got[futs[f]] = f.result()
-            except Exception as e: failed[futs[f]] = _short_error(e)
-            if hasattr(bar, 'comment'): bar.comment = f'{nbytes[0]/1e6:.1f} MB received'
+        try:
+            for f in bar:
+                try: got[futs[f]] = f.result()
+                except Exception as e: failed[futs[f]] = _short_error(e)
+                if hasattr(bar, 'comment'): bar.comment = f'{nbytes[0]/1e6:.1f} MB received'
+        except KeyboardInterrupt: ex.shutdown(wait=False, cancel_futures=True); raise  # partial files stay, to resume
     if progress: print(f"received {nbytes[0]/1e6:.1f} MB in {time.time()-t0:.0f} s; {len(got)} sources ready, {len(failed)} failed", file=sys.stderr)
     return got, failed
 
@@ -154,16 +158,22 @@ def tile_box(source_path:str) -> tuple[int, int, int, int]:
     frag = dict(kv.split('=', 1) for kv in source_path.split('#', 1)[1].split('&'))
     return tuple(int(v) for v in frag['box'].split(','))
 
+def decode_source(src:str|os.PathLike) -> tuple[dict, 'Image.Image']:
+    "A source image's `info` (EXIF, ICC profile, comment) and its pixels converted to RGB."
+    from PIL import Image
+    with Image.open(src) as im0: return dict(im0.info), im0.convert('RGB')
+
 def rebuild_file(row, # a manifest row
                  src:str|os.PathLike, # its source file
+                 decoded:tuple|None=None, # `decode_source(src)`, to cut many tiles from one figure decoded once
                 ) -> bytes:
     "The bytes of minibench file `row`, rebuilt from `src` by its recipe."
     from PIL import Image
     kind = recipe_kind(row)
     if kind == 'copy': return Path(src).read_bytes()
-    with Image.open(src) as im0: info, im = dict(im0.info), im0.convert('RGB')
+    info, im = decoded or decode_source(src)
     limit, kw = (1024 if kind == 'camera' else 512), {}
-    if kind == 'tile': im = im.crop(tile_box(row.source_path))
+    im = im.crop(tile_box(row.source_path)) if kind == 'tile' else im.copy()  # never change a shared decoded figure
     if kind == 'camera':
         kw = {k: info[v] for k, v in (('exif', 'exif'), ('icc_profile', 'icc_profile'), ('comment', 'comment')) if info.get(v)}
     if kind == 'london' and info.get('comment'): kw['comment'] = info['comment']
@@ -248,12 +258,18 @@ def _write(p:Path, data:bytes):
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + '.tmp'); tmp.write_bytes(data); os.replace(tmp, p)
 
-def _rebuild_one(r, src, dest, reference):
+def _rebuild_source(rows, src, dest, reference):
+    "Rebuild the files of one source (a figure's tiles share one decoding); [(path, difference or None or error)]."
     import hashlib
-    out = dest/r.path
-    if out.exists() and file_sha256(out) == r.sha256: return None
-    data = rebuild_file(r, src); _write(out, data)
-    return None if hashlib.sha256(data).hexdigest() == r.sha256 else pixel_difference(r.path, data, reference)
+    todo = [r for r in rows if not ((dest/r.path).exists() and file_sha256(dest/r.path) == r.sha256)]
+    decoded = decode_source(src) if len(todo) > 1 and recipe_kind(todo[0]) == 'tile' else None
+    res = []
+    for r in todo:
+        try:
+            data = rebuild_file(r, src, decoded); _write(dest/r.path, data)
+            res.append((r.path, None if hashlib.sha256(data).hexdigest() == r.sha256 else pixel_difference(r.path, data, reference)))
+        except Exception as e: res.append((r.path, e))
+    return res
 
 def _landmarks(m, got, dest):
     from PIL import Image
@@ -293,15 +309,18 @@ def build_minibench(dest:str|os.PathLike|None=None, # where to rebuild it (defau
     print(f"minibench: {len(m):,} files rebuilt from {len(need):,} public source files ({need.bytes.sum()/1e6:.1f} MB, "
           f"{todo_mb:.1f} MB of it still to download from {base_url or RAW_HOST})\n  sources cached in {cache}\n  minibench written to {dest}\n"
           f"licences (full text: {dest/'LICENSES.md'}):\n{licence_summary(m)}" + (f"\n  excluded: {', '.join(excluded)}" if excluded else ''), flush=True)
+    from aigfd.core import minibench_path
+    if (have := minibench_path(must_exist=False)) is not None and have != dest.resolve():
+        print(f"note: a minibench is already found at {have}; this builds another copy", flush=True)
     got, failed = fetch_sources(need, cache, base_url, workers, progress)
     todo = m[m.src.isin(got)]
     differ, broken = [], {}
     with ThreadPoolExecutor(max(1, workers)) as ex:
-        futs = {ex.submit(_rebuild_one, r, got[r.src], dest, reference): r.path for r in todo.itertuples()}
-        for f in track(_Sized(as_completed(futs), len(futs)), desc='rebuild', show=None if progress else False):
-            try: d = f.result()
-            except Exception as e: broken[futs[f]] = f"{type(e).__name__}: {e}"; continue
-            if d: differ.append(d)
+        futs = [ex.submit(_rebuild_source, list(g.itertuples()), got[k], dest, reference) for k, g in todo.groupby('src')]
+        for f in track(_Sized(as_completed(futs), len(futs)), desc='rebuild (sources)', show=None if progress else False):
+            for path, d in f.result():
+                if isinstance(d, Exception): broken[path] = f"{type(d).__name__}: {d}"
+                elif d: differ.append(d)
     lm = _landmarks(m, got, dest)
     for name in ('README.md', 'LICENSES.md'): _write(dest/name, package_data(name).read_bytes())
     done = set(todo.path) - set(broken)
@@ -337,7 +356,8 @@ def rebuild_note(root:str|os.PathLike) -> str:
     if st['excluded']: s += f" ({', '.join(st['excluded'])} excluded)"
     if st['differ']:
         same = sum(d['pixels_identical'] for d in st['differ'])
-        s += f"; NOT byte-identical: {len(st['differ'])} files differ from the manifest ({same} of them with identical pixels)"
+        n = len(st['differ'])
+        s += f"; NOT byte-identical: {n} file{'s differ' if n != 1 else ' differs'} from the manifest ({same} of them with identical pixels)"
     else: s += "; every file byte-identical to the manifest"
     if st['landmarks'] != 'identical': s += f"; landmarks_london.csv {st['landmarks']}"
     return s
