@@ -7,7 +7,7 @@ Docs: https://aigfd.github.io/aigfd/minibench.html.md"""
 # %% ../nbs/14_minibench.ipynb #e13d4819
 from __future__ import annotations
 import csv, io, json, os, sys, time, threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from importlib.resources import files
 from pathlib import Path
 import numpy as np
@@ -107,6 +107,11 @@ class _Sized:
     def __iter__(self): return iter(self.it)
     def __len__(self): return self.n
 
+def _progress(futs, desc, progress):
+    "Futures as they complete, through `track` (bar or plain lines) or silently."
+    it = as_completed(futs)
+    return track(_Sized(it, len(futs)), desc=desc) if progress else it
+
 def fetch_sources(sources:pd.DataFrame, # rows of `read_sources()`
                   cache:str|os.PathLike|None=None, # default: `cache_dir('minibench_sources')`
                   base_url:str|None=None, # mirror replacing the raw-file host
@@ -123,15 +128,15 @@ def fetch_sources(sources:pd.DataFrame, # rows of `read_sources()`
     rows = list(sources.itertuples())
     if not rows: return got, failed
     first = next((r for r in rows if not (cache/r.key).exists()), rows[0])  # a download, to test the connection
-    try: got[first.key] = fetch_source(first, cache, base_url, on_bytes=count)
+    f0, t0 = Future(), time.time()
+    try: f0.set_result(fetch_source(first, cache, base_url, on_bytes=count))
     except requests.ConnectionError as e:
         host = (base_url or RAW_HOST).split('//')[-1].split('/')[0]
         raise AigfdError(f"cannot reach {host} ({type(e).__name__}); check the network, or pass --base-url with a reachable mirror") from None
-    except Exception as e: failed[first.key] = _short_error(e)
-    t0 = time.time()
+    except Exception as e: f0.set_exception(e)
     with ThreadPoolExecutor(max(1, workers)) as ex:
-        futs = {ex.submit(fetch_source, r, cache, base_url, on_bytes=count): r.key for r in rows if r.key != first.key}
-        bar = track(_Sized(as_completed(futs), len(futs)), desc='sources', show=None if progress else False)
+        futs = {f0: first.key, **{ex.submit(fetch_source, r, cache, base_url, on_bytes=count): r.key for r in rows if r.key != first.key}}
+        bar = _progress(futs, 'sources', progress)
         try:
             for f in bar:
                 try: got[futs[f]] = f.result()
@@ -306,7 +311,7 @@ def build_minibench(dest:str|os.PathLike|None=None, # where to rebuild it (defau
     m = m[~m.generator.isin(excluded)]
     need = s[s.key.isin(set(m.src)) | ((s.kinds == 'landmarks_london') & s.key.str[:-4].add('.jpg').isin(set(m.src)))]
     todo_mb = need.bytes[[not (cache/k).exists() for k in need.key]].sum()/1e6
-    print(f"minibench: {len(m):,} files rebuilt from {len(need):,} public source files ({need.bytes.sum()/1e6:.1f} MB, "
+    print(f"minibench: rebuilding {len(m):,} files from {len(need):,} public source files ({need.bytes.sum()/1e6:.1f} MB, "
           f"{todo_mb:.1f} MB of it still to download from {base_url or RAW_HOST})\n  sources cached in {cache}\n  minibench written to {dest}\n"
           f"licences (full text: {dest/'LICENSES.md'}):\n{licence_summary(m)}" + (f"\n  excluded: {', '.join(excluded)}" if excluded else ''), flush=True)
     from aigfd.core import minibench_path
@@ -317,7 +322,7 @@ def build_minibench(dest:str|os.PathLike|None=None, # where to rebuild it (defau
     differ, broken = [], {}
     with ThreadPoolExecutor(max(1, workers)) as ex:
         futs = [ex.submit(_rebuild_source, list(g.itertuples()), got[k], dest, reference) for k, g in todo.groupby('src')]
-        for f in track(_Sized(as_completed(futs), len(futs)), desc='rebuild (sources)', show=None if progress else False):
+        for f in _progress(futs, 'rebuild (sources)', progress):
             for path, d in f.result():
                 if isinstance(d, Exception): broken[path] = f"{type(d).__name__}: {d}"
                 elif d: differ.append(d)

@@ -98,6 +98,7 @@ def test_rebuild_from_fixtures_matches_manifest(tmp_path):
     errs = [l for l in err.splitlines() if l.startswith('aigfd data: error')]
     assert len(errs) == 1 and '1,236 sources failed' in errs[0] and 'HTTP 404' in errs[0], err
     assert 'NON-COMMERCIAL' in out and 'stylegan2_ffhq' in out and '476.2 MB' in out  # licences and size announced
+    assert not [l for l in err.splitlines() if l.startswith(('sources:', 'rebuild'))]  # --quiet: no progress
     dest = tmp_path/'mb'
     got = read_manifest(dest)  # the written manifest lists exactly the files that are there
     assert len(got) == 13
@@ -223,6 +224,8 @@ def test_resolver_and_demo_download(tmp_path, monkeypatch):
         monkeypatch.setenv('AIGFD_CACHE', str(tmp_path/'cache'))
         rc, out, err = run_cli('demo', '--download', '--out', str(tmp_path/'demo'))
     assert rc == 0, err
+    assert 'sources: 8/8 (100 %)' in err and 'rebuild (sources): 7/7 (100 %)' in err  # progress, as plain lines in a log
+    assert out.index('licences') < out.index('rebuilt 13 of 13 files')  # licences before the download
     assert ran == [user] and minibench_path() == user and len(read_manifest()) == 13
     assert 'rebuilt from its public sources' in out and 'every file byte-identical' in out
 
