@@ -105,7 +105,7 @@ def aigfd_data(dataset:str, # the data set to get: `minibench`
                dest:str=None, # where to put it (default: the user data folder, platformdirs.user_data_dir('aigfd')/minibench)
                base_url:str=None, # mirror replacing https://raw.githubusercontent.com
                exclude_noncommercial:bool=False, # skip stylegan2_ffhq (NVIDIA non-commercial licence)
-               cache:str=None, # source download cache (default: $AIGFD_CACHE/minibench_sources)
+               cache:str=None, # source download cache (default: minibench_sources in $AIGFD_CACHE, else in ~/.cache/aigfd)
                workers:int=8, # parallel downloads
                reference:str=None, # a known-good minibench copy to measure pixel differences of non-identical files against
                quiet:bool=False, # no progress bars

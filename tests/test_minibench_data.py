@@ -248,3 +248,18 @@ def test_demo_report_states_a_rebuild(tmp_path):
     assert 'NOT byte-identical: 1 file differs from the manifest (1 of them with identical pixels)' in data
     (mb/'REBUILD.json').unlink(); _step_report(out, c, mb)
     assert 'rebuilt' not in (out/'report.md').read_text()
+
+
+def test_exclude_noncommercial(tmp_path, monkeypatch):
+    "--exclude-noncommercial: stylegan2_ffhq is neither downloaded nor rebuilt nor listed, and the rest is complete."
+    _only_fixtures(monkeypatch)
+    with Mirror(FIX) as mirror:
+        rc, out, err = run_cli('data', 'minibench', '--dest', str(tmp_path/'mb'), '--base-url', mirror.url,
+                               '--cache', str(tmp_path/'cache'), '--exclude-noncommercial', '--quiet')
+        asked = [k for k, _ in mirror.requests]
+    assert rc == 0, err
+    assert len(asked) == 7 and not any('AgeGAN' in k for k in asked)
+    assert 'NON-COMMERCIAL' not in out and 'excluded: stylegan2_ffhq' in out
+    m = read_manifest(tmp_path/'mb')
+    assert len(m) == 12 and not (m.generator == 'stylegan2_ffhq').any() and not (tmp_path/'mb'/'faces_fake'/'stylegan2_ffhq').exists()
+    assert '(stylegan2_ffhq excluded)' in rebuild_note(tmp_path/'mb')
