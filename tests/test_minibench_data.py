@@ -131,6 +131,7 @@ def test_corrupt_download_is_refused_and_refetched(tmp_path):
         p = fetch_source(r, tmp_path, mirror.url)
         assert file_sha256(p) == r.sha256
         assert [q for q, _ in mirror.requests].count(r.key) == 2
+        mirror.requests.clear(); assert fetch_source(r, tmp_path, mirror.url) == p and mirror.requests == []  # cached: no request
         # a corrupted file in the cache is replaced
         p.write_bytes(b'garbage'); mirror.requests.clear()
         assert file_sha256(fetch_source(r, tmp_path, mirror.url)) == r.sha256 and len(mirror.requests) == 1
