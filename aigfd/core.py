@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'MAX_PIXELS', 'AigfdError',
            'DataNotFoundError', 'minibench_path', 'read_manifest', 'cache_dir', 'ImageReadError', 'load_image',
            'file_sha256', 'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning', 'pillow_exts',
-           'skip_reason', 'scan_images', 'warn_skipped', 'no_images_error']
+           'skip_reason', 'scan_images', 'warn_skipped', 'no_images_error', 'check_out_path', 'check_number']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -234,3 +234,35 @@ def no_images_error(paths, skipped:list=()) -> AigfdError:
     "The error for an input with no image files in it."
     names = ', '.join(map(str, as_paths(paths)))[:200] or '(empty list)'
     return AigfdError(f"no image files found in {names}" + (f" ({len(skipped)} file(s) skipped, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ''))
+
+# %% ../nbs/00_core.ipynb #3a2f70a9
+def check_out_path(path:str|os.PathLike|None, # where a command will write (None: nothing to check)
+                   opt:str='output', # the option's name, for the message (e.g. '--csv')
+                   folder:bool=False, # a folder that will be created (else a file)
+                  ) -> Path|None:
+    "`path` if it can be written later; else raise `AigfdError` now (missing or read-only folder, a folder where a file is wanted, ...)."
+    if path is None: return None
+    p = Path(path).expanduser()
+    if folder:
+        if p.exists() and not p.is_dir(): raise AigfdError(f"{opt} {p}: exists and is not a folder")
+        anc = next(a for a in [p, *p.parents] if a.exists() or a == a.parent)
+        if not anc.is_dir(): raise AigfdError(f"{opt} {p}: cannot be created, {anc} is not a folder")
+        if not os.access(anc, os.W_OK | os.X_OK): raise AigfdError(f"{opt} {p}: cannot be created, {anc} is not writable")
+        return p
+    if p.is_dir(): raise AigfdError(f"{opt} {p}: is a folder; give a file name")
+    if not p.parent.is_dir(): raise AigfdError(f"{opt} {p}: folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)): raise AigfdError(f"{opt} {p}: not writable")
+    return p
+
+def check_number(v, # the option's value
+                 opt:str, # its name, for the message
+                 lo=None, hi=None, # allowed range (inclusive; None: open)
+                 integer:bool=False, # must be an integer
+                ):
+    "`v` if it is a number in [lo, hi] (an integer if `integer`); else raise `AigfdError` naming the option."
+    ok = isinstance(v, (int, np.integer) if integer else (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    if ok and not integer: ok = bool(np.isfinite(v))
+    if not ok or (lo is not None and v < lo) or (hi is not None and v > hi):
+        rng = ' and '.join(s for s in (f'>= {lo}' if lo is not None else '', f'<= {hi}' if hi is not None else '') if s)
+        raise AigfdError(f"{opt} {v!r}: need {'an integer' if integer else 'a number'}{' ' + rng if rng else ''}")
+    return v
