@@ -72,11 +72,12 @@ def read_manifest(root:str|os.PathLike|None=None, # minibench folder (resolved b
 
 # %% ../nbs/00_core.ipynb #d443b211
 def cache_dir(sub:str='', # sub-folder to create inside the cache
+              create:bool=True, # create it (raises `OSError` where it cannot be created)
              ) -> Path:
     "The aigfd cache folder (`$AIGFD_CACHE` or `~/.cache/aigfd`), created if needed."
     root = Path(os.environ.get('AIGFD_CACHE') or Path.home()/'.cache'/'aigfd').expanduser()
     p = root/sub if sub else root
-    p.mkdir(parents=True, exist_ok=True)
+    if create: p.mkdir(parents=True, exist_ok=True)
     return p
 
 # %% ../nbs/00_core.ipynb #d662f778
