@@ -27,13 +27,19 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
                 csv:str=None, # also write the table to this CSV file
                 json:str=None, # also write the table to this JSON file (records)
                 bs:int=32, # batch size
+                min_face:int=80, # with face crops: when no face is found, detect again at a size that finds faces of this side (px; 0: no second pass)
                 quiet:bool=False, # no progress bar
                ):
     "Score face images: log-likelihood, percentile among photographic faces and verdict."
     from aigfd.core import check_number, check_out_path
-    check_number(bs, '--bs', 1, integer=True); check_out_path(csv, '--csv'); check_out_path(json, '--json')
+    check_number(bs, '--bs', 1, integer=True); check_number(min_face, '--min-face', 0, integer=True)
+    check_out_path(csv, '--csv'); check_out_path(json, '--json')
     det = Detector.load(detector)
-    df = det.score(list(paths), bs=bs, progress=not quiet)  # folders expanded by the API's rule (`aigfd.core.scan_images`)
+    lm = 'auto'
+    if det.pre.crop == 'face':
+        from aigfd.landmarks import Landmarker
+        lm = Landmarker('auto', min_face=min_face or None)
+    df = det.score(list(paths), bs=bs, progress=not quiet, landmarker=lm)  # folders expanded by the API's rule (`aigfd.core.scan_images`)
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
         print(df.to_string(index=False, float_format=lambda v: f'{v:.2f}'))
     if csv: df.to_csv(csv, index=False)
