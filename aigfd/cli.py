@@ -79,6 +79,7 @@ def aigfd_evaluate(detector:str, # detector file
     check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
     res, sc = evaluate_detector(detector, real, fakes, cap, seed)
     print(to_markdown(res.round(2)))
+    if res.attrs.get('n_failed_real'): print(f"{res.attrs['n_failed_real']} photographic file(s) could not be scored (their reasons are in the per-file scores)")
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
         save_table(table_i({'aigfd': res}), Path(out)/'table_i'); res.to_csv(Path(out)/'metrics.csv'); sc.to_csv(Path(out)/'scores.csv', index=False)

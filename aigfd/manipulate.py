@@ -351,6 +351,6 @@ def aigfd_manipulate(src:Annotated[str, {'nargs': '+'}], # image files or folder
     df = generate_negatives(src, out, seed=seed, backend=Landmarker(backend, min_face=min_face or None), size=size, progress=not quiet)
     faces = df.drop_duplicates('file').landmarks.fillna('').str.split(':').str[0].replace('', 'not read').value_counts()
     faces = ', '.join(f"{n} {k}" for k, n in faces.items())
-    print(f"{df.file.nunique()} files (face status: {faces}), {df.out.notna().sum()} negatives written to {out}; negatives by status:")
+    print(f"{df.file.nunique()} files, {df.out.notna().sum()} negatives written to {out}; files by face status: {faces}; negatives by status:")
     print(df.status.str.replace(r'^(unreadable|error|skipped): .*', r'\1', regex=True).value_counts().to_string())
     return df
