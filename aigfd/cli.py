@@ -27,12 +27,19 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
                 csv:str=None, # also write the table to this CSV file
                 json:str=None, # also write the table to this JSON file (records)
                 bs:int=32, # batch size
+                min_face:int=80, # with face crops: when no face is found, detect again at a size that finds faces of this side (px; 0: no second pass)
                 quiet:bool=False, # no progress bar
                ):
     "Score face images: log-likelihood, percentile among photographic faces and verdict."
+    from aigfd.core import check_number, check_out_path
+    check_number(bs, '--bs', 1, integer=True); check_number(min_face, '--min-face', 0, integer=True)
+    check_out_path(csv, '--csv'); check_out_path(json, '--json')
     det = Detector.load(detector)
-    files = [f for p in as_paths(paths) for f in (image_files(p) if p.is_dir() else [p])]
-    df = det.score(files, bs=bs, progress=not quiet)
+    lm = 'auto'
+    if det.pre.crop == 'face':
+        from aigfd.landmarks import Landmarker
+        lm = Landmarker('auto', min_face=min_face or None)
+    df = det.score(list(paths), bs=bs, progress=not quiet, landmarker=lm)  # folders expanded by the API's rule (`aigfd.core.scan_images`)
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
         print(df.to_string(index=False, float_format=lambda v: f'{v:.2f}'))
     if csv: df.to_csv(csv, index=False)
@@ -50,6 +57,11 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
               jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
+    from aigfd.core import check_number, check_out_path
+    from aigfd.features import CROPS
+    check_number(n_components, '--n-components', 1, integer=True); check_number(fpr, '--fpr', 0, 0.999)
+    check_number(jpeg_quality, '--jpeg-quality', 0, 100, integer=True); check_out_path(out, '--out')
+    if crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
     det = fit_detector(real, model, out, n_components, fpr, crop, jpeg_quality or None)
     print(f"fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
     return det
@@ -63,8 +75,11 @@ def aigfd_evaluate(detector:str, # detector file
                    seed:int=0, # sampling seed
                   ):
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER)."
+    from aigfd.core import check_number, check_out_path
+    check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
     res, sc = evaluate_detector(detector, real, fakes, cap, seed)
     print(to_markdown(res.round(2)))
+    if res.attrs.get('n_failed_real'): print(f"{res.attrs['n_failed_real']} photographic file(s) could not be scored (their reasons are in the per-file scores)")
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
         save_table(table_i({'aigfd': res}), Path(out)/'table_i'); res.to_csv(Path(out)/'metrics.csv'); sc.to_csv(Path(out)/'scores.csv', index=False)
@@ -91,10 +106,13 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
 @call_parse
 def aigfd_exif(paths:Annotated[str, {'nargs': '+'}], # images, folders or metadata files
                csv:str=None, # also write the table to this CSV file
+               apex:bool=False, # derive a missing aperture / exposure time from APEX ApertureValue / ShutterSpeedValue (marked in `fallback`)
               ):
     "Table of ISO, aperture, exposure time and focal length, with a status per file."
+    from aigfd.core import check_out_path
     from aigfd.exif import exif_table
-    df = exif_table(*paths)
+    check_out_path(csv, '--csv')
+    df = exif_table(*paths, apex=apex)
     print(df.to_string(index=False))
     if csv: df.to_csv(csv, index=False)
     return df
@@ -138,9 +156,12 @@ def main(argv:list|None=None) -> int:
     if name not in cmds: print(f"aigfd: unknown subcommand {name!r}\n\n{_usage(cmds)}", file=sys.stderr); return 2
     f = getattr(cmds[name], '__wrapped__', cmds[name])
     old = sys.argv; sys.argv = [f'aigfd {name}'] + rest
+    import warnings
     try:
-        pargs, kw, _ = parse_cli(f)
-        f(*pargs, **kw)
+        with warnings.catch_warnings():  # warnings (skipped files, an unwritable cache...) as one line each
+            warnings.showwarning = lambda msg, *a, **k: print(f"aigfd {name}: warning: {msg}", file=sys.stderr)
+            pargs, kw, _ = parse_cli(f)
+            f(*pargs, **kw)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
     except (AigfdError, FileNotFoundError) as e: print(f"aigfd {name}: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt: print(f"aigfd {name}: interrupted (re-run to resume where supported)", file=sys.stderr); return 130

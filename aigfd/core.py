@@ -15,7 +15,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # %% auto #0
 __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'MAX_PIXELS', 'AigfdError',
            'DataNotFoundError', 'user_minibench_dir', 'minibench_path', 'read_manifest', 'cache_dir', 'ImageReadError',
-           'load_image', 'file_sha256', 'interactive', 'track', 'as_paths', 'image_files']
+           'load_image', 'file_sha256', 'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning',
+           'pillow_exts', 'skip_reason', 'scan_images', 'warn_skipped', 'no_images_error', 'check_out_path',
+           'check_number']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -81,11 +83,12 @@ def read_manifest(root:str|os.PathLike|None=None, # minibench folder (resolved b
 
 # %% ../nbs/00_core.ipynb #d443b211
 def cache_dir(sub:str='', # sub-folder to create inside the cache
+              create:bool=True, # create it (raises `OSError` where it cannot be created)
              ) -> Path:
     "The aigfd cache folder (`$AIGFD_CACHE` or `~/.cache/aigfd`), created if needed."
     root = Path(os.environ.get('AIGFD_CACHE') or Path.home()/'.cache'/'aigfd').expanduser()
     p = root/sub if sub else root
-    p.mkdir(parents=True, exist_ok=True)
+    if create: p.mkdir(parents=True, exist_ok=True)
     return p
 
 # %% ../nbs/00_core.ipynb #d662f778
@@ -94,12 +97,20 @@ class ImageReadError(AigfdError, ValueError):
 
 MAX_PIXELS = 64_000_000  # refuse larger images (decompression-bomb guard)
 
+def _full_scale(a:np.ndarray, mode:str) -> float:
+    "The value that maps to 255 for a high-bit-depth or float grey image, or raise ValueError saying why there is none."
+    if not np.isfinite(a).all(): raise ValueError(f"{(~np.isfinite(a)).sum()} NaN/inf pixels in a {mode} image")
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0., 0.)
+    if lo < 0: raise ValueError(f"{mode} image with negative values (range {lo:g} to {hi:g}): no known 8-bit mapping")
+    if mode.startswith('I;16'): return 65535.  # declared 16-bit
+    for top in ((1., 255., 65535.) if mode == 'F' else (255., 65535.)):  # float: [0, 1] first; integers: 8 then 16 bits
+        if hi <= top: return top
+    raise ValueError(f"{mode} image with values up to {hi:g}: beyond 16 bits, no known 8-bit mapping")
+
 def _to_rgb(im:Image.Image) -> Image.Image:
-    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I'):  # 16/32-bit grey: scale to 8 bits
+    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):  # 16/32-bit integer or float grey: scale to 8 bits by its range
         a = np.asarray(im, dtype=np.float64)
-        hi = 65535. if im.mode.startswith('I;16') or a.max() > 255 else 255.
-        im = Image.fromarray(np.clip(a/hi*255+0.5, 0, 255).astype(np.uint8))
-    if im.mode == 'F': im = Image.fromarray(np.clip(np.asarray(im), 0, 255).astype(np.uint8))
+        im = Image.fromarray(np.clip(a/_full_scale(a, im.mode)*255+0.5, 0, 255).astype(np.uint8))
     if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
     if im.mode in ('RGBA', 'LA', 'PA'):
         im = im.convert('RGBA')
@@ -131,7 +142,8 @@ def load_image(path:str|os.PathLike, # image file
     if exif_transpose:
         try: im = ImageOps.exif_transpose(im)
         except Exception: pass  # a broken Orientation tag must not lose the pixels
-    im = _to_rgb(im)
+    try: im = _to_rgb(im)
+    except ValueError as e: raise ImageReadError(f"{p}: {e}") from None
     if min(im.size) < min_size: raise ImageReadError(f"{p}: image is {im.size[0]}x{im.size[1]}, smaller than {min_size} px")
     return im
 
@@ -175,13 +187,94 @@ def as_paths(p) -> list[Path]:
     return [Path(x) for x in ([p] if isinstance(p, (str, os.PathLike)) else p)]
 
 def image_files(*paths:str|os.PathLike, # files and/or folders
-                exts:tuple=IMAGE_EXTS, # extensions that count as images (case-insensitive)
+                exts:tuple|None=None, # extensions that count as images (None: Pillow's, plus any file whose content Pillow recognises)
                ) -> list[Path]:
-    "Image files named in `paths`, expanding folders recursively; sorted, without duplicates."
-    out = []
+    "Image files named in `paths`, expanding folders recursively (see `scan_images`); sorted, without duplicates. Skipped files are reported in one warning."
+    files, skipped = scan_images(*paths, exts=exts)
+    warn_skipped(skipped)
+    return files
+
+# %% ../nbs/00_core.ipynb #412b867d
+class SkippedFilesWarning(UserWarning):
+    "Files in a scanned folder were skipped as not images (the message says which and why)"
+
+def pillow_exts() -> tuple:
+    "Extensions (lower case, with the dot) of every format the installed Pillow can open."
+    Image.init()
+    return tuple(sorted(e for e, f in Image.registered_extensions().items() if f in Image.OPEN))
+
+def skip_reason(f:str|os.PathLike, # a file found in a folder scan
+                exts:tuple|None=None, # image extensions (None: `pillow_exts()`, else content sniffing too)
+               ) -> str|None:
+    "Why `f` is not taken as an image (None: it is one)."
+    f = Path(f)
+    if f.name.startswith('.'): return 'hidden file'
+    if f.is_symlink() and not f.exists(): return 'broken link'
+    if f.suffix.lower() in (pillow_exts() if exts is None else exts): return None
+    if exts is not None: return f"extension {f.suffix or '(none)'!r} not in {exts}"
+    try:
+        with Image.open(f): return None  # content Pillow recognises, whatever the name
+    except Exception: return f"not an image (extension {f.suffix or '(none)'!r} unknown to Pillow, content not recognised)"
+
+def scan_images(*paths:str|os.PathLike, # files and/or folders
+                exts:tuple|None=None, # image extensions (None: Pillow's, plus content sniffing)
+                keep_missing:bool=False, # keep missing paths (they get a status later) instead of raising
+               ) -> tuple[list[Path], list[tuple[Path, str]]]:
+    "Images named in `paths` (folders expanded recursively, named files kept) and the skipped files with their reasons."
+    out, skipped = [], []
     for p in paths:
         p = Path(p)
-        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.is_file() and f.suffix.lower() in exts and not f.name.startswith('.'))
-        elif p.exists(): out.append(p)
+        if p.is_dir():
+            for f in sorted(p.rglob('*')):
+                if f.is_dir(): continue
+                why = skip_reason(f, exts)
+                if why is None: out.append(f)
+                else: skipped.append((f, why))
+        elif p.exists() or keep_missing: out.append(p)
         else: raise DataNotFoundError(f"{p}: no such file or folder")
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out)), skipped
+
+def warn_skipped(skipped:list, # (path, reason) pairs from `scan_images`
+                 n:int=10, # name at most this many
+                ):
+    "One `SkippedFilesWarning` naming the skipped files and why (nothing when none)."
+    if not skipped: return
+    msg = '; '.join(f"{f}: {why}" for f, why in skipped[:n]) + (f'; ... ({len(skipped) - n} more)' if len(skipped) > n else '')
+    warnings.warn(f"{len(skipped)} file(s) skipped as not images: {msg}", SkippedFilesWarning, stacklevel=3)
+
+def no_images_error(paths, skipped:list=()) -> AigfdError:
+    "The error for an input with no image files in it."
+    names = ', '.join(map(str, as_paths(paths)))[:200] or '(empty list)'
+    return AigfdError(f"no image files found in {names}" + (f" ({len(skipped)} file(s) skipped, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ''))
+
+# %% ../nbs/00_core.ipynb #3a2f70a9
+def check_out_path(path:str|os.PathLike|None, # where a command will write (None: nothing to check)
+                   opt:str='output', # the option's name, for the message (e.g. '--csv')
+                   folder:bool=False, # a folder that will be created (else a file)
+                  ) -> Path|None:
+    "`path` if it can be written later; else raise `AigfdError` now (missing or read-only folder, a folder where a file is wanted, ...)."
+    if path is None: return None
+    p = Path(path).expanduser()
+    if folder:
+        if p.exists() and not p.is_dir(): raise AigfdError(f"{opt} {p}: exists and is not a folder")
+        anc = next(a for a in [p, *p.parents] if a.exists() or a == a.parent)
+        if not anc.is_dir(): raise AigfdError(f"{opt} {p}: cannot be created, {anc} is not a folder")
+        if not os.access(anc, os.W_OK | os.X_OK): raise AigfdError(f"{opt} {p}: cannot be created, {anc} is not writable")
+        return p
+    if p.is_dir(): raise AigfdError(f"{opt} {p}: is a folder; give a file name")
+    if not p.parent.is_dir(): raise AigfdError(f"{opt} {p}: folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)): raise AigfdError(f"{opt} {p}: not writable")
+    return p
+
+def check_number(v, # the option's value
+                 opt:str, # its name, for the message
+                 lo=None, hi=None, # allowed range (inclusive; None: open)
+                 integer:bool=False, # must be an integer
+                ):
+    "`v` if it is a number in [lo, hi] (an integer if `integer`); else raise `AigfdError` naming the option."
+    ok = isinstance(v, (int, np.integer) if integer else (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    if ok and not integer: ok = bool(np.isfinite(v))
+    if not ok or (lo is not None and v < lo) or (hi is not None and v > hi):
+        rng = ' and '.join(s for s in (f'>= {lo}' if lo is not None else '', f'<= {hi}' if hi is not None else '') if s)
+        raise AigfdError(f"{opt} {v!r}: need {'an integer' if integer else 'a number'}{' ' + rng if rng else ''}")
+    return v

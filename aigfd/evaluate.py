@@ -24,7 +24,7 @@ from .features import ImageStats, make_backbone
 # %% auto #0
 __all__ = ['DIFF_CATEGORIES', 'ROBUSTNESS', 'MB_GMM', 'MB_PREPROCESSING', 'EvalDataError', 'read_list_file',
            'read_generator_folders', 'read_diff', 'read_diffusionface', 'read_minibench', 'detection_metrics',
-           'balanced_sample', 'evaluate_scores', 'evaluate_detector', 'fit_and_score', 'features_for',
+           'balanced_sample', 'evaluate_scores', 'evaluate_detector', 'with_failed', 'fit_and_score', 'features_for',
            'evaluate_extractors', 'split_real', 'cap_per_generator', 'table_i', 'table_ii', 'table_iii', 'to_markdown',
            'save_table', 'plot_scores', 'plot_tsne', 'sweep_components', 'plot_sweep', 'perturbation',
            'robustness_sweep', 'plot_robustness', 'load_trained', 'paper_extractors', 'minibench_baselines']
@@ -164,7 +164,20 @@ def evaluate_detector(detector:Detector|str|Path, # a detector or its file
     sc['generator'] = ['real']*len(rf) + list(fk.generator)
     ok = sc.log_likelihood.notna()
     res = evaluate_scores(sc[ok].rename(columns={'log_likelihood': 'll'}), det.threshold, cap, seed)
-    return res, sc
+    return with_failed(res, sc), sc
+
+def with_failed(res:pd.DataFrame, # `evaluate_scores` result (generators, then 'mean')
+                sc:pd.DataFrame, # scores of every file (`generator`, `log_likelihood` NaN where it failed)
+               ) -> pd.DataFrame:
+    "`res` with an `n_failed` column (files that could not be scored) and a row of NaN metrics for every generator none of whose files could."
+    failed = sc[sc.log_likelihood.isna()].groupby('generator').size()
+    gens = sorted(set(sc.generator) - {'real'})
+    out = res.reindex(gens + ['mean'])
+    out.loc[[g for g in gens if g not in res.index], 'n_fake'] = 0
+    n = [int(failed.get(g, 0)) for g in gens]
+    out['n_failed'] = n + [sum(n)]  # the mean row: all generated faces
+    out.attrs['n_failed_real'] = int(failed.get('real', 0))
+    return out
 
 # %% ../nbs/09_evaluate.ipynb #f6627e73
 def fit_and_score(fit_feats, # features [n, d] of photographic fitting faces

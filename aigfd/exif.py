@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, FixedLocator, NullFormatter
 from PIL import Image, UnidentifiedImageError
-from .core import EXIF_TAGS, AigfdError, image_files, MAX_PIXELS, track
+from .core import EXIF_TAGS, AigfdError, image_files, MAX_PIXELS, track, scan_images
 
 # %% auto #0
 __all__ = ['EXIF_RANGES', 'MAX_STR_LEN', 'EXIF_IFD', 'META_EXTS', 'COLUMN_ALIASES', 'TABLE_COLS', 'EXIF_LABELS', 'F_STOPS',
@@ -59,7 +59,7 @@ def _raw(v, tag:str):
     if v is None: return None, 'missing'
     if isinstance(v, bytes): v = v.decode('latin-1').strip('\x00 ')
     if isinstance(v, np.ndarray) and v.ndim == 0: v = v.item()
-    if isinstance(v, str): return _from_str(v, tag)
+    if isinstance(v, str): return _from_str_checked(v, tag)
     if isinstance(v, (tuple, list, np.ndarray)):
         if len(v) == 0: return None, 'missing'
         if tag != 'iso' and len(v) == 2 and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in v):
@@ -96,6 +96,18 @@ def parse_exif_value(v, # a string ("1/250 sec", "F2.8", "50.0 mm", "ISO 200"), 
     if x is None and strict: raise ExifValueError(f"{tag}: {str(v)[:60]!r} is not a valid value ({why})")
     return x
 
+# %% ../nbs/01_exif.ipynb #08a2dbc1
+_THOUSANDS = re.compile(r'(?<![\d.])(?<!\d,)\d{1,3}(?:,\d{3})+(?![\d.]|,\d)')  # 1,600 / 12,800 / 1,000,000
+
+def _from_str_checked(s:str, tag:str):
+    "`_from_str` with ISO's thousands separators resolved and ambiguous commas and fractional ISO refused."
+    if tag == 'iso':
+        s = _THOUSANDS.sub(lambda m: m[0].replace(',', ''), s)
+        if re.search(r',(?!\s)', s): return None, 'ambiguous comma (neither a thousands separator nor a list)'
+    x, why = _from_str(s, tag)
+    if tag == 'iso' and x is not None and math.isfinite(x) and not float(x).is_integer(): return None, f'not a whole number ({x:g})'
+    return x, why
+
 # %% ../nbs/01_exif.ipynb #1b14a2a7
 EXIF_IFD = 0x8769
 _TAG_IDS = dict(iso=0x8827, aperture=0x829D, exposure=0x829A, focal_length=0x920A)
@@ -129,6 +141,8 @@ def exif_values(exif:Image.Exif, # from `Image.getexif()`
     ifds = [sub, exif]
     res = {t: _parse(next((d[i] for d in ifds if i in d), None), t) for t, i in _TAG_IDS.items()}
     fb = []
+    res['iso'], src = _iso(ifds, res['iso'])
+    if src: fb.append(f'iso<-{src}')
     for t in _APEX if apex else ():
         if res[t][0] is None:
             x, why, name = _apex(ifds, t)
@@ -137,6 +151,8 @@ def exif_values(exif:Image.Exif, # from `Image.getexif()`
     if all(why == 'missing' for _, why in res.values()):
         if not len(exif): status = 'no EXIF'
         elif not sub: status = 'no EXIF sub-IFD'
+    hint = [t for t in _APEX if not apex and res[t][1] == 'missing' and any(_APEX[t][0] in d for d in ifds)]
+    if hint and status is None: status = _status(res) + f"; APEX {', '.join(_APEX[t][1] for t in hint)} present (apex=True or `aigfd exif --apex` derives {', '.join(hint)})"
     return _row(file, res, status, ', '.join(fb))
 
 def _unreadable(file, why:str) -> dict:
@@ -160,6 +176,24 @@ def read_exif(path:str|os.PathLike, # image file
             return exif_values(exif, p, apex)
     except UnidentifiedImageError: return _unreadable(p, 'not an image')
     except Exception as e: return _unreadable(p, f'{type(e).__name__}: {e}'[:200])
+
+# %% ../nbs/01_exif.ipynb #6a5b9a20
+_SENS_IDS = dict(StandardOutputSensitivity=0x8831, RecommendedExposureIndex=0x8832, ISOSpeed=0x8833)
+_SENS_TYPE = 0x8830  # EXIF 2.3 SensitivityType: which parameters PhotographicSensitivity and the tags above hold
+_SOS, _REI, _ISO = _SENS_IDS.values()
+_SENS_BY_TYPE = {1: (_SOS,), 2: (_REI,), 3: (_ISO,), 4: (_SOS, _REI), 5: (_SOS, _ISO), 6: (_REI, _ISO), 7: (_SOS, _REI, _ISO)}
+
+def _iso(ifds, res:tuple) -> tuple[tuple, str]:
+    "ISO per EXIF 2.3: PhotographicSensitivity unless it is missing, 0 or 65535 (saturated: the value is >= 65535), then the tag SensitivityType names; and the name of the tag used instead ('' for none)."
+    get = lambda tid: next((d[tid] for d in ifds if tid in d), None)
+    raw, _ = _raw(get(_TAG_IDS['iso']), 'iso')
+    if res[0] is not None and raw != 65535: return res, ''
+    st, _ = _raw(get(_SENS_TYPE), 'iso')
+    for tid in _SENS_BY_TYPE.get(int(st) if st is not None and st == int(st) else 0, (_ISO, _REI, _SOS)):
+        x = _parse(get(tid), 'iso')
+        if x[0] is not None and (raw != 65535 or x[0] >= 65535): return x, next(k for k, v in _SENS_IDS.items() if v == tid)
+    return res, ''
+
 
 # %% ../nbs/01_exif.ipynb #9d47198f
 META_EXTS = ('.csv', '.tsv', '.json', '.jsonl')
@@ -185,12 +219,26 @@ def _pick(rec:dict, name:str):
 
 def _has_tags(rec:dict) -> bool: return any(_pick(rec, t) is not None for t in EXIF_TAGS)
 
-def _records(p:Path) -> list[dict]:
-    "Flat records of a metadata file; a single per-photo JSON record is named after the file."
+def _json_lines(p:Path) -> tuple[list, list]:
+    "Records of a JSON-lines file and (line number, reason) for each line that is not a JSON object."
+    recs, bad = [], []
+    for i, l in enumerate(p.read_text().splitlines(), 1):
+        if not l.strip(): continue
+        try: r = json.loads(l)
+        except ValueError as e: bad.append((i, f'malformed JSON ({e.msg} at column {e.colno})')); continue
+        if isinstance(r, dict): recs.append(r)
+        else: bad.append((i, f'not a JSON object ({type(r).__name__})'))
+    return recs, bad
+
+def _records(p:Path, bad:list|None=None) -> list[dict]:
+    "Flat records of a metadata file; a single per-photo JSON record is named after the file. Bad JSONL lines go to `bad`."
     if p.suffix.lower() in ('.csv', '.tsv'):
         df = pd.read_csv(p, sep='\t' if p.suffix.lower() == '.tsv' else ',', dtype=str, keep_default_na=False)
         return [_flat(r) for r in df.to_dict('records')]
-    if p.suffix.lower() == '.jsonl': data = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+    if p.suffix.lower() == '.jsonl':
+        data, b = _json_lines(p)
+        if b and not data: raise ValueError(f'no valid line; line {b[0][0]}: {b[0][1]}')
+        if bad is not None: bad += b
     else: data = json.loads(p.read_text())
     if isinstance(data, dict):
         top = {_key(k): v for k, v in data.items() if not isinstance(v, dict)}
@@ -203,7 +251,8 @@ def meta_rows(path:str|os.PathLike, # CSV/TSV/JSON/JSONL file of per-photo metad
              ) -> list[dict]:
     "Table rows from a metadata file; an unreadable file gives one row saying why."
     p = Path(path)
-    try: recs = _records(p)
+    bad = []
+    try: recs = _records(p, bad)
     except Exception as e: return [_row(p, dict.fromkeys(EXIF_TAGS, (None, None)), f'unreadable metadata file: {type(e).__name__}: {e}'[:200])]
     if recs and not any(_has_tags(r) for r in recs):
         return [_row(p, dict.fromkeys(EXIF_TAGS, (None, None)), f'no EXIF columns found (columns: {", ".join(list(recs[0])[:12])})')]
@@ -212,7 +261,7 @@ def meta_rows(path:str|os.PathLike, # CSV/TSV/JSON/JSONL file of per-photo metad
         res = {t: _parse(_pick(r, t), t) for t in EXIF_TAGS}
         f = _pick(r, 'file')
         rows.append(_row(f if f not in (None, '') else f'{p}#{i}', res, 'no EXIF' if all(w == 'missing' for _, w in res.values()) else None))
-    return rows
+    return rows + [_row(f'{p}:{i}', dict.fromkeys(EXIF_TAGS, (None, None)), f'unreadable line {i}: {why}') for i, why in bad]
 
 # %% ../nbs/01_exif.ipynb #08b57bb3
 TABLE_COLS = ('file',) + EXIF_TAGS + ('status', 'fallback')
@@ -227,7 +276,9 @@ def exif_table(*paths:str|os.PathLike, # image files, folders of images, and/or 
     for p in paths:
         p = Path(p)
         if p.is_file() and p.suffix.lower() in META_EXTS: items += meta_rows(p)
-        else: items += image_files(p) if p.exists() else [p]  # a missing file gets a status row
+        else:
+            fs, sk = scan_images(p, keep_missing=True)  # a missing file gets a status row
+            items += fs + [_row(f, dict.fromkeys(EXIF_TAGS, (None, None)), f'skipped: {why}') for f, why in sk]
     pb = track(items, 'EXIF') if progress and any(isinstance(i, Path) for i in items) else items
     rows = [read_exif(i, apex, verify) if isinstance(i, Path) else i for i in pb]
     df = pd.DataFrame(rows, columns=list(TABLE_COLS))

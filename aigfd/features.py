@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 from fastcore.basics import patch
-from .core import AigfdError, ImageReadError, load_image, image_files, CLIP_MEAN, CLIP_STD, track
+from .core import AigfdError, ImageReadError, load_image, image_files, CLIP_MEAN, CLIP_STD, track, scan_images, no_images_error
 from .data import face_crop_box
 
 # %% auto #0
@@ -206,9 +206,15 @@ def face_boxes(items:list, # image paths and/or PIL images
         out.append(None if pts is None else landmark_box(pts))
     return out
 
-def _as_items(images):
-    if isinstance(images, (str, os.PathLike)): return image_files(images)
-    return [i if isinstance(i, Image.Image) else Path(i) for i in images]
+def _as_items(images) -> tuple[list, list]:
+    "PIL images and image files of `images` (folders expanded by `scan_images`, the same rule as the CLI's), and the skipped files."
+    if isinstance(images, (str, os.PathLike, Image.Image)): images = [images]
+    items, skipped = [], []
+    for i in images:
+        if isinstance(i, Image.Image): items.append(i); continue
+        fs, sk = scan_images(i, keep_missing=True)  # a missing file gets a status row
+        items += fs; skipped += sk
+    return items, skipped
 
 def extract_features(images, # image files, a folder, or PIL images
                      extractor:Callable|dict, # model or batch->features callable (see `embedder`), or a dict name->extractor
@@ -220,11 +226,14 @@ def extract_features(images, # image files, a folder, or PIL images
                      progress:bool=True, # show a progress bar
                     ) -> tuple[np.ndarray, pd.DataFrame]:
     "Features [N,D] (float32, NaN rows for failed files; a dict of them for a dict of extractors) and a status table (`path`, `status`)."
-    items, many = _as_items(images), isinstance(extractor, dict)
+    items, skipped = _as_items(images)
+    if not items: raise no_images_error(images, skipped)
+    if not (isinstance(bs, int) and bs >= 1): raise AigfdError(f"bs={bs!r}: the batch size must be an integer >= 1")
+    many = isinstance(extractor, dict)
     exs = extractor if many else {'': extractor}
     fs = {n: embedder(e.to(device) if isinstance(e, nn.Module) else e) for n, e in exs.items()}
     boxes = face_boxes(items, landmarker, progress) if pre.crop == 'face' else [None]*len(items)
-    names = [f'<image {k}>' if isinstance(i, Image.Image) else str(i) for k, i in enumerate(items)]
+    names = [f'<image {k}>' if isinstance(i, Image.Image) else str(i) for k, i in enumerate(items)] + [str(f) for f, _ in skipped]
     status, feats = ['ok']*len(items), {n: [None]*len(items) for n in fs}
     batches = range(0, len(items), bs)
     for s in (track(batches, 'feature batches', leave=False) if progress else batches):
@@ -241,7 +250,8 @@ def extract_features(images, # image files, a folder, or PIL images
         for n, f in fs.items():
             with torch.inference_mode(): out = f(xb).float().cpu().numpy()
             for k, o in zip(idx, out): feats[n][k] = o
-    X = {n: _stack(v) for n, v in feats.items()}
+    status += [f'skipped: {why}' for _, why in skipped]  # listed last, with NaN features
+    X = {n: _stack(v + [None]*len(skipped)) for n, v in feats.items()}
     return X if many else X[''], pd.DataFrame(dict(path=names, status=status))
 
 def _stack(rows):
@@ -250,4 +260,4 @@ def _stack(rows):
 
 def ok_mask(status:pd.DataFrame) -> np.ndarray:
     "Rows of a status table whose features are usable."
-    return status.status.str.startswith('ok').to_numpy()
+    return status.status.astype(str).str.startswith('ok').to_numpy(dtype=bool)

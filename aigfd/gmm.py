@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.pipeline import make_pipeline, Pipeline
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
-from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_paths
+from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_paths, scan_images, warn_skipped, no_images_error
 from .model import load_model, read_config
 from fastcore.basics import patch
 from .features import Preprocess, PreprocessError, embedder, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError
@@ -291,9 +291,10 @@ def _load_backbone(p, cfg, sd, weights_path):
 def score(self:Detector, images, # image files, a folder, or PIL images
            bs:int=32, # batch size
            progress:bool=True, # show a progress bar
+           landmarker='auto', # landmark backend name or a ready `aigfd.landmarks.Landmarker` (crop='face')
           ) -> pd.DataFrame:
     "DataFrame with `path`, `log_likelihood`, `percentile`, `verdict` for every input."
-    X, st = extract_features(images, self.model, self.pre, bs=bs, progress=progress)
+    X, st = extract_features(images, self.model, self.pre, bs=bs, progress=progress, landmarker=landmarker)
     ok = ok_mask(st)
     ll = np.full(len(X), np.nan)
     if ok.any(): ll[ok] = self.gmm.score(X[ok])
@@ -316,10 +317,12 @@ def fit_detector(real, # folder(s) or files of photographic faces
         mp = Path(model); m = load_model(mp); cfg = read_config(mp)
     else: m, cfg = model, model.config
     pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality)
-    files = image_files(*as_paths(real))
-    if not files: raise AigfdError(f"no image files found in {real}")
+    files, skipped = scan_images(*as_paths(real))
+    if not files: raise no_images_error(real, skipped)
+    warn_skipped(skipped)
     det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
                        n_components=n_components, fpr=fpr)
     det.info.update(fitted_on=[str(r) for r in as_paths(real)][:20])
+    if skipped: det.info['skipped'] = [dict(path=str(f), status=f'skipped: {why}') for f, why in skipped]
     if out is not None: det.save(out)
     return det

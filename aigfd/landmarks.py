@@ -15,8 +15,8 @@ from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cac
 
 # %% auto #0
 __all__ = ['IBUG', 'CORNERS', 'FAN_FILES', 'BACKENDS', 'TEMPLATE_CORNERS', 'dlib_model_path', 'fan_weights', 'as_rgb_array',
-           'DlibBackend', 'FanBackend', 'Landmarker', 'landmarks_for', 'landmark_box', 'read_london_landmarks',
-           'match_template', 'corner_errors']
+           'second_pass_size', 'DlibBackend', 'FanBackend', 'Landmarker', 'landmarks_for', 'landmark_box',
+           'read_london_landmarks', 'match_template', 'corner_errors']
 
 # %% ../nbs/03_landmarks.ipynb #893f42c6
 IBUG = dict(jaw=range(0, 17), brows=range(17, 27), nose=range(27, 36), right_eye=range(36, 42), left_eye=range(42, 48), mouth=range(48, 68))  # subject's right eye = image-left
@@ -71,17 +71,34 @@ def _largest(boxes):
     "Index of the largest (l,t,r,b) box."
     return int(np.argmax([(b[2]-b[0])*(b[3]-b[1]) for b in boxes]))
 
+def second_pass_size(shape:tuple, # (h, w, ...) of the image
+                     detect_size:int|None, # longer side of the first pass's copy (None: full size, no second pass)
+                     min_face:int|None, # smallest face side (px, in the image) to find (None: no second pass)
+                     min_detect:int, # smallest face side (px) the detector finds in the copy it is given
+                    ) -> int|None:
+    "Longer side of the copy a second detection pass runs on so that a `min_face` face is found, or None when the first pass already covered it."
+    if detect_size is None or min_face is None: return None
+    L = max(shape[:2])
+    s1, s2 = min(1., detect_size/L), min(1., min_detect/min_face)  # scale of the first pass, scale a min_face face needs
+    return round(L*s2) if s2 > s1 else None
+
 class DlibBackend:
     "dlib HOG face detector + 68-point shape predictor (offline)."
     name = 'dlib'
-    def __init__(self, detect_size:int|None=320, **kwargs):
+    min_detect = 80  # px: the HOG detector's window, the smallest face it finds without upsampling
+    def __init__(self, detect_size:int|None=320, min_face:int|None=None, **kwargs):
         import dlib
-        self.dlib, self.detect_size = dlib, detect_size
+        self.dlib, self.detect_size, self.min_face = dlib, detect_size, min_face
         self.detector, self.predictor = dlib.get_frontal_face_detector(), dlib.shape_predictor(str(dlib_model_path()))
 
-    def boxes(self, a):
-        small, f = _downscale(a, self.detect_size)
+    def _detect(self, a, size):
+        small, f = _downscale(a, size)
         return [(r.left()*f, r.top()*f, r.right()*f, r.bottom()*f) for r in self.detector(small, int(max(small.shape[:2]) < 200))]
+
+    def boxes(self, a):
+        bs = self._detect(a, self.detect_size)
+        size = None if bs else second_pass_size(a.shape, self.detect_size, self.min_face, self.min_detect)
+        return self._detect(a, size) if size else bs
 
     def __call__(self, a):
         bs = self.boxes(a)
@@ -94,13 +111,19 @@ class DlibBackend:
 class FanBackend:
     "face-alignment's 2D FAN with its S3FD detector (the paper's landmarks); needs local weights."
     name = 'fan'
-    def __init__(self, detect_size:int|None=320, device:str='cpu', weights_dir=None, fa=None):
+    min_detect = 20  # px: about the smallest face S3FD finds (its smallest anchors are 16 px)
+    def __init__(self, detect_size:int|None=320, device:str='cpu', weights_dir=None, fa=None, min_face:int|None=None):
         if fa is None:
             if fan_weights(weights_dir) is None: raise DataNotFoundError(
                 f"FAN weights not found in {_hub_dir(weights_dir)/'checkpoints'}: put {FAN_FILES['fan']} and {FAN_FILES['detector']} "
                 "there (or pass weights_dir=/folder/with/checkpoints, or set TORCH_HOME), or use backend='dlib'")
             fa = self._load(device, weights_dir)
-        self.fa, self.detect_size = fa, detect_size
+        self.fa, self.detect_size, self.min_face = fa, detect_size, min_face
+
+    def _detect(self, a, size):
+        small, f = _downscale(a, size)
+        # float64: face-alignment's crop() writes box values into a torch tensor and rejects numpy float32
+        return [np.asarray(b[:4], np.float64)*f for b in self.fa.face_detector.detect_from_image(small.copy())]
 
     @staticmethod
     def _load(device, weights_dir):
@@ -111,9 +134,9 @@ class FanBackend:
         finally: torch.hub.set_dir(old)
 
     def __call__(self, a):
-        small, f = _downscale(a, self.detect_size)
-        # float64: face-alignment's crop() writes box values into a torch tensor and rejects numpy float32
-        bs = [np.asarray(b[:4], np.float64)*f for b in self.fa.face_detector.detect_from_image(small.copy())]
+        bs = self._detect(a, self.detect_size)
+        size = None if bs else second_pass_size(a.shape, self.detect_size, self.min_face, self.min_detect)
+        if size: bs = self._detect(a, size)
         if not bs: return None
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
@@ -129,6 +152,7 @@ class Landmarker:
                  device:str='cpu', # torch device for FAN
                  weights_dir:str|os.PathLike|None=None, # folder with FAN weights (`<dir>/checkpoints/...`); default: torch hub dir
                  detect_size:int|None=320, # longer side of the copy the face is detected on (None: full size)
+                 min_face:int|None=80, # when that finds no face, detect again on a copy large enough to find faces of this side (px; None: no second pass)
                  clip:bool=True, # clip points that fall outside the image to its border
                 ):
         if backend == 'auto':
@@ -136,9 +160,10 @@ class Landmarker:
             if backend == 'dlib': warnings.warn(f"FAN weights not found in {_hub_dir(weights_dir)/'checkpoints'}: using dlib landmarks "
                                                 "(pass weights_dir= or set TORCH_HOME to use the paper's FAN detector)", stacklevel=2)
         if backend not in BACKENDS: raise AigfdError(f"unknown landmark backend {backend!r}; choose one of 'auto', {', '.join(map(repr, BACKENDS))}")
-        self.backend, self.detect_size, self.clip = backend, detect_size, clip
-        self._args = dict(backend=backend, device=device, weights_dir=weights_dir, detect_size=detect_size, clip=clip)
-        self.model = BACKENDS[backend](detect_size=detect_size, device=device, weights_dir=weights_dir)
+        if min_face is not None and not (isinstance(min_face, int) and min_face >= 1): raise AigfdError(f"min_face={min_face!r}: need an integer >= 1 or None")
+        self.backend, self.detect_size, self.min_face, self.clip = backend, detect_size, min_face, clip
+        self._args = dict(backend=backend, device=device, weights_dir=weights_dir, detect_size=detect_size, min_face=min_face, clip=clip)
+        self.model = BACKENDS[backend](detect_size=detect_size, device=device, weights_dir=weights_dir, min_face=min_face)
 
     def __getstate__(self): return self._args  # pickled as its arguments (for DataLoader workers): models reload
     def __setstate__(self, args): self.__init__(**args)
@@ -146,7 +171,7 @@ class Landmarker:
     @property
     def key(self) -> str:
         "Name of this configuration in the landmark cache"
-        return f"{self.backend}-d{self.detect_size or 0}"
+        return f"{self.backend}-d{self.detect_size or 0}" + (f"-m{self.min_face}" if self.min_face and self.detect_size else '')
 
     def __call__(self, img, # PIL image, uint8 HxWx3 array or path
                 ) -> np.ndarray|None:
@@ -169,6 +194,16 @@ def _cache_read(p:Path):
     if np.isnan(a).any(): raise KeyError(p)
     return a
 
+_UNWRITABLE = set()  # cache folders already warned about
+
+def _cache_unwritable(root:Path, e:OSError) -> bool:
+    "Warn once per folder that the landmark cache cannot be written; returns False (stop writing)."
+    if str(root) not in _UNWRITABLE:
+        _UNWRITABLE.add(str(root))
+        warnings.warn(f"landmark cache {root} cannot be written ({type(e).__name__}: {e.strerror or e}): landmarks are computed "
+                      "but not cached (same results, slower); set AIGFD_CACHE to a writable folder", stacklevel=3)
+    return False
+
 def _cache_write(p:Path, pts):
     "Atomically write `pts` (None: no face) to `p`"
     a = np.full((68, 2), np.nan, np.float32) if pts is None else np.asarray(pts, np.float32)
@@ -188,8 +223,11 @@ def landmarks_for(files, # image paths
                  ) -> pd.DataFrame:
     "Landmarks of many files: DataFrame with columns `file`, `status`, `landmarks`, `cached`."
     lm = backend if isinstance(backend, Landmarker) else Landmarker(backend)
-    root = Path(cache_root) if cache_root else cache_dir('landmarks')
-    if cache: (root/lm.key).mkdir(parents=True, exist_ok=True)
+    root = Path(cache_root) if cache_root else cache_dir('landmarks', create=False)
+    write = cache
+    if cache:
+        try: (root/lm.key).mkdir(parents=True, exist_ok=True)
+        except OSError as e: write = _cache_unwritable(root, e)
     rows = []
     for f in (track(list(files), 'landmarks') if progress else files):
         pts, status, hit = None, 'ok', False
@@ -198,7 +236,9 @@ def landmarks_for(files, # image paths
             try: pts, hit = _cache_read(cp), True
             except (KeyError, TypeError):
                 pts = lm(load_image(f))
-                if cache: _cache_write(cp, pts)
+                if write:
+                    try: _cache_write(cp, pts)
+                    except OSError as e: write = _cache_unwritable(root, e)  # costs speed only, never the result
             if pts is None: status = 'no face'
         except (ImageReadError, OSError) as e: status = f'unreadable: {e}'
         rows.append(dict(file=str(f), status=status, landmarks=pts, cached=hit))

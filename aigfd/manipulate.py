@@ -15,8 +15,8 @@ import cv2
 from PIL import Image
 from typing import Annotated, NamedTuple
 from fastcore.script import call_parse
-from .core import AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track
-from .landmarks import Landmarker, as_rgb_array, landmarks_for
+from .core import AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track, scan_images, as_paths, no_images_error, check_out_path, check_number
+from .landmarks import Landmarker, as_rgb_array, landmarks_for, BACKENDS
 
 # %% auto #0
 __all__ = ['SIZE', 'PAD', 'BLEND_RATIOS', 'REGIONS', 'KINDS', 'WARP', 'check_landmarks', 'region_box', 'region_mask',
@@ -304,9 +304,10 @@ def generate_negatives(src, # image folder, file, or list of them
                       ) -> pd.DataFrame:
     "Write the four negatives of every face in `src` plus `manifest.csv`; returns the manifest."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    files = [f.resolve() for f in image_files(*([src] if isinstance(src, (str, os.PathLike)) else src))]
-    files = [f for f in files if out.resolve() not in f.parents]
-    if not files: raise AigfdError(f"no image files found in {src}")
+    files, skipped = scan_images(*as_paths(src))
+    files = [f.resolve() for f in files if out.resolve() not in f.resolve().parents]
+    skipped = [(f.resolve(), why) for f, why in skipped if out.resolve() not in f.resolve().parents]
+    if not files: raise no_images_error(src, skipped)
     root = Path(os.path.commonpath([f.parent for f in files]))
     if landmarks is None: lmker = backend if isinstance(backend, Landmarker) else Landmarker(backend)
     else: known = {str(Path(f).resolve()): (s, p) for f, s, p in zip(landmarks.file, landmarks.status, landmarks.landmarks)}
@@ -328,6 +329,7 @@ def generate_negatives(src, # image folder, file, or list of them
                                  out=str(p), status='ok' if not r.note else f'ok (warp: {r.note})'))
         except ImageReadError as e: rows += [dict(base, kind=k, status=f'unreadable: {e}') for k in range(4)]
         except Exception as e: rows += [dict(base, kind=k, status=f'error: {type(e).__name__}: {e}') for k in range(4)]
+    rows += [dict(file=str(f), landmarks='', status=f'skipped: {why}') for f, why in skipped]  # one row per skipped file
     df = pd.DataFrame(rows, columns=['file', 'kind', 'kind_applied', 'ratio', 'warp_seed', 'out', 'landmarks', 'status'])
     df = df.astype({'kind_applied': 'Int64', 'warp_seed': 'Int64'})
     df.to_csv(out/'manifest.csv', index=False)
@@ -340,10 +342,15 @@ def aigfd_manipulate(src:Annotated[str, {'nargs': '+'}], # image files or folder
                      seed:int=42, # base random seed
                      backend:str='dlib', # landmark backend: dlib, fan or auto
                      size:int=SIZE, # side of the written negatives (px)
+                     min_face:int=80, # when no face is found, detect again at a size that finds faces of this side (px; 0: no second pass)
                      quiet:bool=False, # no progress bars
                     ):
     "Write the four manipulated (negative) versions of every face image, with a manifest.csv of statuses."
-    df = generate_negatives(src, out, seed=seed, backend=backend, size=size, progress=not quiet)
-    print(f"{df.file.nunique()} files, {df.out.notna().sum()} negatives written to {out}; negatives by status:")
-    print(df.status.str.replace(r'^(unreadable|error): .*', r'\1', regex=True).value_counts().to_string())
+    check_out_path(out, '--out', folder=True); check_number(size, '--size', 16, integer=True); check_number(min_face, '--min-face', 0, integer=True)
+    if backend not in ('auto', *BACKENDS): raise AigfdError(f"--backend {backend!r}: choose auto, {', '.join(BACKENDS)}")
+    df = generate_negatives(src, out, seed=seed, backend=Landmarker(backend, min_face=min_face or None), size=size, progress=not quiet)
+    faces = df.drop_duplicates('file').landmarks.fillna('').str.split(':').str[0].replace('', 'not read').value_counts()
+    faces = ', '.join(f"{n} {k}" for k, n in faces.items())
+    print(f"{df.file.nunique()} files, {df.out.notna().sum()} negatives written to {out}; files by face status: {faces}; negatives by status:")
+    print(df.status.str.replace(r'^(unreadable|error|skipped): .*', r'\1', regex=True).value_counts().to_string())
     return df

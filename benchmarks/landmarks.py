@@ -5,7 +5,13 @@ faces (London 512 px, Congress 225x275, fake tiles 249-512 px), with face detect
 Run: `python benchmarks/landmarks.py [--n 60] [--threads 1] [--backends dlib,fan] [--detect-sizes 320,none]`
 Images are decoded once before timing; the figure is calls of `lm(array)` per second (detection + 68 points).
 Also prints the share of images with a face found and, for each downscaled setting, the mean distance (px) of its
-points to the full-size detection's on images where both found a face. FAN runs only where its weights are on disk."""
+points to the full-size detection's on images where both found a face. FAN runs only where its weights are on disk.
+
+Then the cost of the second detection pass (`Landmarker(min_face=...)`, issue 14): `--large N` camera photos of the
+minibench upscaled to 4000x2666, each once with a London face pasted as a 300 px tile (a face of ordinary size in a
+large photo, ~150 px) and once as it is (no face: the second pass's worst case, it runs and finds nothing), timed
+with `min_face` None (no second pass), 160 and 80 (the default). Figures are seconds per image and the share with a
+face found. Time it on a quiet machine: the second pass is a full-size HOG scan, so load from other processes shows."""
 import argparse, time
 import numpy as np
 import torch
@@ -37,6 +43,7 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--backends', default='dlib,fan')
     ap.add_argument('--detect-sizes', default='320,none')
+    ap.add_argument('--large', type=int, default=8, help='large photos for the second-pass benchmark (0: skip it)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     sizes = [None if s.lower() == 'none' else int(s) for s in a.detect_sizes.split(',')]
@@ -57,5 +64,29 @@ def main():
                     ds = [np.linalg.norm(p - q, axis=1).mean() for p, q in zip(res, full) if p is not None and q is not None]
                     d = f'{np.mean(ds):.2f}' if ds else ''
                 print(f"{b:8} {str(s or 'full'):>6} {g:9} {fps:8.1f} {found:6.2f} {d:>10}")
+    if a.large: second_pass(a.large, backends)
+
+def large_photos(n, seed=0):
+    "n camera photos upscaled to 4000x2666, each with a London face pasted as a 300 px tile and without it."
+    from PIL import Image
+    man = read_manifest(); rng = np.random.default_rng(seed)
+    face = load_image(man[man.path.str.startswith('faces_real/london/neutral')].file.iloc[0]).resize((300, 300))
+    with_face, without = [], []
+    for f in man[man.role == 'exif_photo'].file.iloc[:n]:
+        bg = load_image(f).resize((4000, 2666), Image.BILINEAR)
+        without.append(np.asarray(bg))
+        bg.paste(face, (int(rng.integers(0, 3700)), int(rng.integers(0, 2366)))); with_face.append(np.asarray(bg))
+    return {'face 300px': with_face, 'no face': without}
+
+def second_pass(n, backends):
+    groups = large_photos(n)
+    print(f"\nsecond detection pass on {n} camera photos upscaled to 4000x2666 (detect_size 320)")
+    print(f"{'backend':8} {'min_face':>8} {'group':11} {'s/image':>8} {'found':>6}")
+    for b in backends:
+        for mf in (None, 160, 80):
+            lm = Landmarker(b, min_face=mf)
+            for g, imgs in groups.items():
+                res, fps = bench(lm, imgs)
+                print(f"{b:8} {str(mf):>8} {g:11} {1/fps:8.2f} {np.mean([r is not None for r in res]):6.2f}")
 
 if __name__ == '__main__': main()
