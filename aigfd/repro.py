@@ -16,8 +16,8 @@ from .core import AigfdError
 # %% auto #0
 __all__ = ['VERSIONED', 'METRICS', 'RESULTS_FORMAT', 'NAMES', 'environment', 'threads', 'binary_metrics', 'Bootstrap',
            'bootstrap_scores', 'summarise', 'paired_difference', 'compare', 'write_results', 'read_results',
-           'environment_line', 'results_markdown', 'check_results', 'settings_differences', 'environment_differences',
-           'published_path', 'reproduce']
+           'environment_line', 'results_markdown', 'interval_tables', 'evaluation_report', 'check_results',
+           'settings_differences', 'environment_differences', 'published_path', 'reproduce']
 
 # %% ../nbs/09b_repro.ipynb #44047811
 VERSIONED = ('torch', 'numpy', 'scikit-learn', 'fastai', 'timm', 'Pillow', 'scipy')
@@ -213,8 +213,9 @@ def environment_line(res:dict) -> str:
     "One sentence: seeds, threads, CPU capability, protocol and library versions of a results file."
     e, s = res.get('environment', {}), res.get('settings', {})
     v = ', '.join(f'{k} {x}' for k, x in e.get('versions', {}).items() if x)
-    seeds = s.get('train_seeds', 1); sd = s.get('seed', '?')
-    return (f"Environment: seed {sd} ({seeds} training seed{'s' if seeds != 1 else ''}: {', '.join(str(sd + i) for i in range(seeds)) if isinstance(sd, int) else '?'}), "
+    seeds, sd = s.get('train_seeds'), s.get('seed', '?')
+    st = f" (training seeds {', '.join(str(sd + i) for i in range(seeds))})" if seeds and isinstance(sd, int) else ''
+    return (f"Environment: seed {sd}{st}, "
             f"{e.get('torch_threads', '?')} torch threads, BLAS threads {e.get('blas_threads', '?')}, CPU capability {e.get('cpu_capability', '?')}, "
             f"protocol {e.get('protocol', 'paper')}; {v}; {res.get('n_boot', '?')} bootstrap replicates, {100*res.get('level', .95):.0f} % intervals.")
 
@@ -243,6 +244,42 @@ def results_markdown(res:dict, # `read_results` output
                                                           f"{' beyond noise' if d.loc[k, 'beyond_noise'] else ''}" for k in ('auc', 'ap', 'acc')]]) + ' |')
     return '\n'.join(out + ["", environment_line(res)])
 
+# %% ../nbs/09b_repro.ipynb #f37e2084
+def _pivot(sm, metric, feats=None):
+    d = sm[sm.metric == metric]; feats = feats or list(dict.fromkeys(d.feature))
+    gens = list(dict.fromkeys(d.generator)); d = d.set_index(['generator', 'feature'])
+    t = pd.DataFrame({f: [_cell(d.loc[(g, f)]) for g in gens] for f in feats}, index=['Average' if g == 'mean' else g for g in gens])
+    t.index.name = 'generator'; return t
+
+def interval_tables(summary:pd.DataFrame, # `summarise` table
+                    tasks:dict|None=None, # variant -> (EXIF ranking, manipulation) for the Table III layout (None: no Table III)
+                   ) -> dict:
+    "The paper-layout tables with value ± sd over seeds [95 % interval] in every cell: 'table_i' (Acc and AP per generator), 'table_ii_auc', 'table_iii'."
+    from aigfd.evaluate import to_markdown
+    out = {'table_i': '\n\n'.join(f"{NAMES[m]} (%):\n\n" + to_markdown(_pivot(summary, m)) for m in ('acc', 'ap')),
+           'table_ii_auc': to_markdown(_pivot(summary, 'auc'))}
+    if tasks:
+        mean = summary[summary.generator == 'mean'].set_index(['feature', 'metric'])
+        t = pd.DataFrame({v: {'EXIF ranking': '✓' if r else '✗', 'manipulation': '✓' if m else '✗',
+                              'Mean Acc': _cell(mean.loc[(v, 'acc')]), 'Mean AP': _cell(mean.loc[(v, 'ap')])} for v, (r, m) in tasks.items()}).T
+        out['table_iii'] = to_markdown(t)
+    return out
+
+# %% ../nbs/09b_repro.ipynb #65d618b7
+def evaluation_report(scores:pd.DataFrame, # test faces: `generator` ('real' = photographic) and `ll` columns
+                      threshold:float, # the detector's threshold
+                      cap:int=5000, seed:int=0, # `evaluate_scores`' balanced sample
+                      n_boot:int=1000, # bootstrap replicates (seeded by `seed`)
+                      env:dict|None=None, # `environment()` of the run
+                     ) -> tuple[str, pd.DataFrame]:
+    "Markdown table of every metric per generator with its 95 % stratified bootstrap interval (what `aigfd evaluate` prints), and the `summarise` table."
+    from aigfd.evaluate import to_markdown
+    sm = summarise({'detector': bootstrap_scores([(scores, threshold)], cap, seed, n_boot, boot_seed=seed)})
+    t = pd.DataFrame({NAMES[m]: _pivot(sm, m)['detector'] for m in METRICS})
+    md = (f"Per generator (%), value [95 % interval: {n_boot} bootstrap replicates of the test faces, stratified by class]:\n\n" + to_markdown(t))
+    if env: md += '\n\n' + environment_line(dict(environment=env, settings=dict(seed=seed), n_boot=n_boot, level=0.95))
+    return md, sm
+
 # %% ../nbs/09b_repro.ipynb #9e971bcd
 def check_results(run:dict, # `read_results` of a finished run
                   published:dict, # `read_results` of the published file
@@ -256,7 +293,8 @@ def check_results(run:dict, # `read_results` of a finished run
     d['outside_by'] = np.maximum(0, np.maximum(below, above)).where(d.value_run.notna())
     d['inside'] = d.outside_by == 0
     d['ok'] = d.outside_by <= margin + 1e-9
-    return d[k + ['value', 'lo', 'hi', 'value_run', 'inside', 'outside_by', 'ok']].rename(columns={'value': 'published'})
+    d['diff'] = d.value_run - d.value  # run minus published, in points
+    return d[k + ['value', 'lo', 'hi', 'value_run', 'diff', 'inside', 'outside_by', 'ok']].rename(columns={'value': 'published', 'value_run': 'run'})
 
 def settings_differences(run:dict, published:dict, ignore=('threads',)) -> dict:
     "Settings that differ between a run and the published file (name -> (run, published)), except those in `ignore`."
