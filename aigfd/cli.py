@@ -1,4 +1,4 @@
-"""The `aigfd` command (`demo`, `train`, `fit`, `evaluate`, `score`, `manipulate`, `exif`) and the Python functions behind it.
+"""The `aigfd` command (`demo`, `train`, `fit`, `evaluate`, `score`, `manipulate`, `exif`, `reproduce`) and the Python functions behind it.
 
 Docs: https://aigfd.github.io/aigfd/cli.html.md"""
 
@@ -18,7 +18,7 @@ from .gmm import Detector, fit_detector
 from .evaluate import evaluate_detector, table_i, save_table, to_markdown
 
 # %% auto #0
-__all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_exif', 'main']
+__all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_reproduce', 'aigfd_exif', 'main']
 
 # %% ../nbs/12_cli.ipynb #7a8ee145
 @call_parse
@@ -48,9 +48,14 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
               fpr:float=0.05, # false-alarm rate of the threshold
               crop:str='face', # 'face', 'center' or 'none'
               jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
+              threads:int=None, # compute threads of torch and BLAS (default: as they are); recorded in the detector
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
-    det = fit_detector(real, model, out, n_components, fpr, crop, jpeg_quality or None)
+    from aigfd.repro import threads as _threads, environment
+    with _threads(threads):
+        det = fit_detector(real, model, None, n_components, fpr, crop, jpeg_quality or None)
+        det.info.update(environment=environment())
+    det.save(out)
     print(f"fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
     return det
 
@@ -60,14 +65,25 @@ def aigfd_evaluate(detector:str, # detector file
                    fakes:str, # folder with one sub-folder of generated faces per generator
                    out:str=None, # write table_i.md/.csv and scores.csv here
                    cap:int=5000, # faces per class and generator at most
-                   seed:int=0, # sampling seed
+                   seed:int=0, # sampling seed (of the balanced sample and of the bootstrap)
+                   n_boot:int=1000, # bootstrap replicates of the 95 % intervals (0: none)
+                   threads:int=None, # compute threads of torch and BLAS (default: as they are)
                   ):
-    "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER)."
-    res, sc = evaluate_detector(detector, real, fakes, cap, seed)
-    print(to_markdown(res.round(2)))
+    "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER), each with a 95 % bootstrap interval."
+    from aigfd.repro import threads as _threads, environment, evaluation_report
+    with _threads(threads):
+        env = environment()
+        det = Detector.load(detector)
+        res, sc = evaluate_detector(det, real, fakes, cap, seed)
+        md, sm = evaluation_report(sc.rename(columns={'log_likelihood': 'll'})[sc.log_likelihood.notna()], det.threshold, cap, seed, n_boot, env)
+    print(md)
     if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        save_table(table_i({'aigfd': res}), Path(out)/'table_i'); res.to_csv(Path(out)/'metrics.csv'); sc.to_csv(Path(out)/'scores.csv', index=False)
+        o = Path(out); o.mkdir(parents=True, exist_ok=True)
+        save_table(table_i({'aigfd': res}), o/'table_i'); res.to_csv(o/'metrics.csv'); sc.to_csv(o/'scores.csv', index=False)
+        sm.round(4).to_csv(o/'metrics_ci.csv', index=False)
+        settings = dict(detector=str(detector), real=str(real), fakes=str(fakes), cap=cap, seed=seed, n_boot=n_boot, threads=threads)
+        (o/'config.json').write_text(json.dumps({**settings, 'environment': env}, indent=1))
+        (o/'report.md').write_text(f"# aigfd evaluation\n\nSettings: `{json.dumps(settings)}`\n\n{md}\n")
     return res
 
 @call_parse
@@ -75,14 +91,30 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
                quick:bool=False, # one-minute smoke test instead of the full demo
                epochs:int=None, # override the cpu preset's epochs
                minibench:str=None, # minibench folder (default: $AIGFD_MINIBENCH or ../shared/data/minibench)
+               threads:int=None, # compute threads (default 2: the published results' count)
+               seeds:int=None, # training seeds of every learned extractor (default 3)
               ):
     "Run the whole method on the minibench with the `cpu` preset and write a report folder."
     from aigfd.demo import run_demo
-    rep = run_demo(out, quick=quick, root=minibench, **({} if epochs is None else dict(epochs=epochs)))
+    ov = {k: v for k, v in dict(epochs=epochs, threads=threads, train_seeds=seeds).items() if v is not None}
+    rep = run_demo(out, quick=quick, root=minibench, **ov)
     print(f"report: {rep}")
-    for t in ('table_i', 'table_ii_auc', 'table_iii'):
+    for t in ('results', 'table_iii_ci'):
         if (Path(out)/f'{t}.md').exists(): print((Path(out)/f'{t}.md').read_text())
+    print(f"check it against the published figures: aigfd reproduce {out}")
     return rep
+
+@call_parse
+def aigfd_reproduce(run:str, # finished demo folder (e.g. aigfd-demo) or its results.json
+                    published:str=None, # published results file (default: results/minibench.json of this checkout)
+                    margin:float=None, # tolerance in points outside the published intervals (default: the file's)
+                    failed_only:bool=False, # print only the figures outside the tolerance
+                   ):
+    "Compare a finished demo with the published results: every figure inside its interval or by how much not; exit 1 outside the tolerance."
+    from aigfd.repro import reproduce
+    d = reproduce(run, published, margin, show='failed' if failed_only else 'all')
+    if not d.ok.all(): raise SystemExit(1)
+    return d
 
 @call_parse
 def aigfd_exif(paths:Annotated[str, {'nargs': '+'}], # images, folders or metadata files
@@ -100,7 +132,7 @@ def _commands():
     from aigfd.train import aigfd_train
     from aigfd.manipulate import aigfd_manipulate
     return dict(demo=aigfd_demo, train=aigfd_train, fit=aigfd_fit, evaluate=aigfd_evaluate, score=aigfd_score,
-                manipulate=aigfd_manipulate, exif=aigfd_exif)
+                manipulate=aigfd_manipulate, exif=aigfd_exif, reproduce=aigfd_reproduce)
 
 def _usage(cmds):
     return 'usage: aigfd SUBCOMMAND [options]   (aigfd SUBCOMMAND --help for its options)\n\n' + \
