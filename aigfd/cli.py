@@ -1,4 +1,4 @@
-"""The `aigfd` command (`demo`, `train`, `fit`, `evaluate`, `score`, `manipulate`, `exif`) and the Python functions behind it.
+"""The `aigfd` command (`demo`, `train`, `fit`, `evaluate`, `score`, `manipulate`, `exif`, `reproduce`) and the Python functions behind it.
 
 Docs: https://aigfd.github.io/aigfd/cli.html.md"""
 
@@ -18,7 +18,7 @@ from .gmm import Detector, fit_detector
 from .evaluate import evaluate_detector, table_i, save_table, to_markdown
 
 # %% auto #0
-__all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_exif', 'aigfd_data', 'main']
+__all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_reproduce', 'aigfd_exif', 'aigfd_data', 'main']
 
 # %% ../nbs/12_cli.ipynb #7a8ee145
 @call_parse
@@ -55,6 +55,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
               fpr:float=0.05, # false-alarm rate of the threshold
               crop:str='face', # 'face', 'center' or 'none'
               jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
+              threads:int=None, # compute threads of torch and BLAS (default: as they are); recorded in the detector
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
     from aigfd.core import check_number, check_out_path
@@ -62,7 +63,11 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
     check_number(n_components, '--n-components', 1, integer=True); check_number(fpr, '--fpr', 0, 0.999)
     check_number(jpeg_quality, '--jpeg-quality', 0, 100, integer=True); check_out_path(out, '--out')
     if crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
-    det = fit_detector(real, model, out, n_components, fpr, crop, jpeg_quality or None)
+    from aigfd.repro import threads as _threads, environment
+    with _threads(threads):
+        det = fit_detector(real, model, None, n_components, fpr, crop, jpeg_quality or None)
+        det.info.update(environment=environment())
+    det.save(out)
     print(f"fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
     return det
 
@@ -72,17 +77,28 @@ def aigfd_evaluate(detector:str, # detector file
                    fakes:str, # folder with one sub-folder of generated faces per generator
                    out:str=None, # write table_i.md/.csv and scores.csv here
                    cap:int=5000, # faces per class and generator at most
-                   seed:int=0, # sampling seed
+                   seed:int=0, # sampling seed (of the balanced sample and of the bootstrap)
+                   n_boot:int=1000, # bootstrap replicates of the 95 % intervals (0: none)
+                   threads:int=None, # compute threads of torch and BLAS (default: as they are)
                   ):
-    "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER)."
+    "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER), each with a 95 % bootstrap interval."
     from aigfd.core import check_number, check_out_path
     check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
-    res, sc = evaluate_detector(detector, real, fakes, cap, seed)
-    print(to_markdown(res.round(2)))
+    from aigfd.repro import threads as _threads, environment, evaluation_report
+    with _threads(threads):
+        env = environment()
+        det = Detector.load(detector)
+        res, sc = evaluate_detector(det, real, fakes, cap, seed)
+        md, sm = evaluation_report(sc.rename(columns={'log_likelihood': 'll'})[sc.log_likelihood.notna()], det.threshold, cap, seed, n_boot, env)
+    print(md)
     if res.attrs.get('n_failed_real'): print(f"{res.attrs['n_failed_real']} photographic file(s) could not be scored (their reasons are in the per-file scores)")
     if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        save_table(table_i({'aigfd': res}), Path(out)/'table_i'); res.to_csv(Path(out)/'metrics.csv'); sc.to_csv(Path(out)/'scores.csv', index=False)
+        o = Path(out); o.mkdir(parents=True, exist_ok=True)
+        save_table(table_i({'aigfd': res}), o/'table_i'); res.to_csv(o/'metrics.csv'); sc.to_csv(o/'scores.csv', index=False)
+        sm.round(4).to_csv(o/'metrics_ci.csv', index=False)
+        settings = dict(detector=str(detector), real=str(real), fakes=str(fakes), cap=cap, seed=seed, n_boot=n_boot, threads=threads)
+        (o/'config.json').write_text(json.dumps({**settings, 'environment': env}, indent=1))
+        (o/'report.md').write_text(f"# aigfd evaluation\n\nSettings: `{json.dumps(settings)}`\n\n{md}\n")
     return res
 
 @call_parse
@@ -91,17 +107,33 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
                epochs:int=None, # override the cpu preset's epochs
                minibench:str=None, # minibench folder (default: $AIGFD_MINIBENCH, ../shared/data/minibench, or the user data copy)
                download:bool=False, # get the minibench first (`aigfd data minibench`) when it is not found
+               threads:int=None, # compute threads (default 2: the published results' count)
+               seeds:int=None, # training seeds of every learned extractor (default 3)
               ):
     "Run the whole method on the minibench with the `cpu` preset and write a report folder."
     from aigfd.demo import run_demo
     from aigfd.minibench import rebuild_note
     if download and minibench_path(minibench, must_exist=False) is None: aigfd_data.__wrapped__('minibench', dest=minibench)
     if note := rebuild_note(minibench_path(minibench)): print(note)
-    rep = run_demo(out, quick=quick, root=minibench, **({} if epochs is None else dict(epochs=epochs)))
+    ov = {k: v for k, v in dict(epochs=epochs, threads=threads, train_seeds=seeds).items() if v is not None}
+    rep = run_demo(out, quick=quick, root=minibench, **ov)
     print(f"report: {rep}")
-    for t in ('table_i', 'table_ii_auc', 'table_iii'):
+    for t in ('results', 'table_iii_ci'):
         if (Path(out)/f'{t}.md').exists(): print((Path(out)/f'{t}.md').read_text())
+    print(f"check it against the published figures: aigfd reproduce {out}")
     return rep
+
+@call_parse
+def aigfd_reproduce(run:str, # finished demo folder (e.g. aigfd-demo) or its results.json
+                    published:str=None, # published results file (default: results/minibench.json of this checkout)
+                    margin:float=None, # tolerance in points outside the published intervals (default: the file's)
+                    failed_only:bool=False, # print only the figures outside the tolerance
+                   ):
+    "Compare a finished demo with the published results: every figure inside its interval or by how much not; exit 1 outside the tolerance."
+    from aigfd.repro import reproduce
+    d = reproduce(run, published, margin, show='failed' if failed_only else 'all')
+    if not d.ok.all(): raise SystemExit(1)
+    return d
 
 @call_parse
 def aigfd_exif(paths:Annotated[str, {'nargs': '+'}], # images, folders or metadata files
@@ -141,7 +173,7 @@ def _commands():
     from aigfd.manipulate import aigfd_manipulate
     return dict(demo=aigfd_demo, train=aigfd_train, fit=aigfd_fit, evaluate=aigfd_evaluate, score=aigfd_score,
                 manipulate=aigfd_manipulate, exif=aigfd_exif,
-                data=aigfd_data)
+                data=aigfd_data, reproduce=aigfd_reproduce)
 
 def _usage(cmds):
     return 'usage: aigfd SUBCOMMAND [options]   (aigfd SUBCOMMAND --help for its options)\n\n' + \

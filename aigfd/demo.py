@@ -22,11 +22,12 @@ from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
 from .gmm import Detector
+from .repro import environment, threads, bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
 from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,
                             save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep)
 
 # %% auto #0
-__all__ = ['log', 'VARIANTS', 'demo_split', 'demo_config', 'run_demo']
+__all__ = ['log', 'VARIANTS', 'COMPARISONS', 'demo_split', 'demo_config', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #2fa86656
 log = logging.getLogger('aigfd.demo')
@@ -52,7 +53,8 @@ def demo_config(quick:bool=False, # a one-minute smoke test instead of the full 
     t = get_config('cpu')
     c = dict(preset='cpu', arch=t.arch, img_size=t.img_size, epochs=6, bs=t.bs, lr=t.lr, seed=42,
              n_components=8, pca_dim=32, fpr=0.05, jpeg_quality=90, cap=5000, per_split=None, n_photos=None, sweep=[1, 2, 4, 8, 12, 16], ablations=True)
-    if quick: c.update(arch='resnet18', img_size=64, epochs=1, bs=16, n_components=2, pca_dim=8, per_split=24, n_photos=16, cap=24, sweep=[1, 2])
+    c.update(threads=2, train_seeds=3, n_boot=1000)  # reproducibility: compute threads, training seeds seed, seed+1, ..., bootstrap replicates
+    if quick: c.update(arch='resnet18', img_size=64, epochs=1, bs=16, n_components=2, pca_dim=8, per_split=24, n_photos=16, cap=24, sweep=[1, 2], train_seeds=2, n_boot=200)
     bad = set(overrides) - set(c)
     if bad: raise AigfdError(f"unknown demo settings {sorted(bad)}; valid: {sorted(c)}")
     return {**c, **overrides}
@@ -95,15 +97,16 @@ def _step_manip(out, c, mb):
 VARIANTS = {'aigfd (ours)': ('run', True, True),  # feature name -> (run folder, EXIF ranking term, manipulation term)
             'ranking only (EXIF-L2R)': ('run_rank', True, False), 'manipulation only': ('run_manip', False, True)}
 
-def _step_train(out, c, mb, variant='aigfd (ours)'):
+def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
     tab = pd.read_csv(out/'split.csv')
     items = minibench_items(mb, n_photos=c['n_photos'], seed=c['seed'])
     keep = set(tab[tab.split == 'pretext'].path)
     items = items[(items.kind == 'photo') | items.file.isin(keep)].reset_index(drop=True)
     dls = get_dls(items, size=c['img_size'], bs=c['bs'], seed=c['seed'], split_file=out/'pretext_split.csv', min_items=4)
     folder, use_rank, use_manip = VARIANTS[variant]
+    if train_seed is not None: folder = f'{folder}_seed{train_seed}'  # the same data and schedule, another training seed
     run = out/folder; ck = sorted(run.glob('models/model_*.pth'), key=checkpoint_epoch) if run.exists() else []
-    kw = dict(arch=c['arch'], img_size=c['img_size'], epochs=c['epochs'], bs=c['bs'], lr=c['lr'], seed=c['seed'], out=str(run),
+    kw = dict(arch=c['arch'], img_size=c['img_size'], epochs=c['epochs'], bs=c['bs'], lr=c['lr'], seed=c['seed'] if train_seed is None else train_seed, out=str(run),
               use_rank=use_rank, use_manip=use_manip)
     train(c['preset'], dls=dls, resume_from=str(ck[-1]) if ck else None, **kw)
     dls.status.to_csv(out/'pretext_items.csv', index=False)
@@ -155,16 +158,76 @@ def _step_eval(out, c, mb):
                        feats=F['aigfd (ours)|fit'], **gkw, fpr=c['fpr'])
     det.info.update(data='minibench', split='fit', demo=c); det.save(out/'detector.safetensors')
 
+# %% ../nbs/10_demo.ipynb #6c838498
+COMPARISONS = [('aigfd (ours)', 'same network, random weights'), ('aigfd (ours)', 'image statistics'),
+               ('ranking only (EXIF-L2R)', 'aigfd (ours)'), ('manipulation only', 'aigfd (ours)'),
+               ('manipulation only', 'same network, random weights'), ('same network, random weights', 'image statistics')]  # "A vs B" rows: A - B
+
+def _seeds(c): return [c['seed'] + i for i in range(1, c['train_seeds'])]
+def _variants(c): return list(VARIANTS) if c['ablations'] else list(VARIANTS)[:1]
+
+def _step_seed_features(out, c, mb):
+    "Features of the other seeds' models, and of random weights drawn with those seeds, on the same fitting and test faces."
+    exts = {}
+    for s in _seeds(c):
+        for v in _variants(c): exts[f'{v}|{s}'] = load_model(out/f'{VARIANTS[v][0]}_seed{s}'/'final.safetensors')
+        exts[f'same network, random weights|{s}'] = make_backbone('aigfd', arch=c['arch'], emb_dim=exts[f'aigfd (ours)|{s}'].config['emb_dim'], seed=s)
+    feats = {}
+    for part in ('fit', 'test') if exts else ():
+        rows = pd.read_csv(out/f'{part}_rows.csv')
+        X, st = extract_features(list(rows.path), exts, _pre(c), bs=64)
+        if not ok_mask(st).all(): raise AigfdError(f"{(~ok_mask(st)).sum()} {part} faces that the first seed's features read could not be read now")
+        for k, x in X.items(): feats[f'{k}|{part}'] = x
+    np.savez(out/'features_seeds.npz', **feats)
+
+def _fit_score(c, Xf, Xt):
+    ll, thr, _ = fit_and_score(Xf, Xt, c['fpr'], n_components=c['n_components'], pca_dim=c['pca_dim'])
+    return ll, thr
+
+def _step_intervals(out, c, mb):
+    F, S = np.load(out/'features.npz'), np.load(out/'features_seeds.npz')
+    names = [k[:-len('|test')] for k in F.files if k.endswith('|test')]
+    boots = {}
+    for name in names:
+        tt = pd.read_csv(out/('test_rows_as_stored.csv' if 'as stored' in name else 'test_rows.csv'))
+        ll, thr = _fit_score(c, F[f'{name}|fit'], F[f'{name}|test'])
+        if not np.allclose(ll, pd.read_csv(out/f'scores_{_slug(name)}.csv').ll, rtol=1e-6, atol=1e-6):
+            raise AigfdError(f"the intervals step scores {name!r} differently from the evaluate step: keep `_fit_score` and `_step_eval` in step")
+        runs = [(tt.assign(ll=ll), thr)] + [(tt.assign(ll=l), t) for s in _seeds(c) if f'{name}|{s}|fit' in S.files
+                                            for l, t in [_fit_score(c, S[f'{name}|{s}|fit'], S[f'{name}|{s}|test'])]]
+        boots[name] = bootstrap_scores(runs, c['cap'], c['seed'], c['n_boot'], boot_seed=c['seed'])
+    sm, cmp = summarise(boots), compare(boots, COMPARISONS)
+    write_results(out/'results.json', sm, cmp, settings=c, environment=json.loads((out/'config.json').read_text())['environment'], n_boot=c['n_boot'])
+    cmp.round(4).to_csv(out/'comparisons.csv', index=False)
+    for stem, txt in interval_tables(sm, tasks={v: t[1:] for v, t in VARIANTS.items()} if c['ablations'] else None).items():
+        (out/f'{stem}_ci.md').write_text(txt + '\n')
+    (out/'results.md').write_text(results_markdown(read_results(out/'results.json')) + '\n')
+
+def _repro_md(out):
+    "The report's reproducibility section."
+    if not (out/'results.json').exists(): return []
+    r = read_results(out/'results.json')
+    return ["## Reproducibility and uncertainty", "",
+            "Training is bit-identical from run to run on one machine with the same settings, thread count, CPU capability and library versions "
+            "(all recorded in `config.json` and below); another thread count, CPU capability or library version changes the trained weights and, "
+            "through them, the figures of the learned features. `aigfd reproduce RUN_DIR` compares a run with the published results file and prints "
+            "how far each figure lies from its published interval; the ± below is the spread over training seeds.", "",
+            results_markdown(r)]
+
+
 # %% ../nbs/10_demo.ipynb #e5d7516f
 def _minibench_note(mb):
     from aigfd.minibench import rebuild_note  # a rebuilt minibench says so, and whether it is byte-identical
     return rebuild_note(mb)
+def _table_md(out, stem):
+    "A table of the report: its version with intervals when the intervals step wrote one."
+    return (out/f'{stem}_ci.md').read_text() if (out/f'{stem}_ci.md').exists() else (out/f'{stem}.md').read_text()
 
 def _step_report(out, c, mb):
     steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}
     tab = pd.read_csv(out/'split.csv'); hist = out/'run'/'history.csv'
     h = pd.read_csv(hist).tail(1).round(3).to_dict('records')[0] if hist.exists() else {}
-    md = [f"# aigfd demo report", "", f"Settings: `{json.dumps(c)}`", "",
+    md = [f"# aigfd demo report", "", f"Settings: `{json.dumps(c)}`", "", *_repro_md(out), "",
           "## Data", "", *([note, ""] if (note := _minibench_note(mb)) else []), to_markdown(pd.crosstab(tab.generator, tab.split)), "",
           "## Pretext training (held-out validation, last epoch)", "", "```", json.dumps(h, indent=1), "```",
           "![loss curves](run/loss_curve.png)", "",
@@ -172,16 +235,16 @@ def _step_report(out, c, mb):
           "Every image (real and fake) cropped at 1.3x its landmark box, resized and re-encoded as JPEG "
           f"q={c['jpeg_quality']} (except the row marked 'files as stored'); features projected on {c['pca_dim']} principal components, "
           f"GMM with {c['n_components']} full-covariance components; threshold at the {100*c['fpr']:.0f}th percentile of the fitting faces.", "",
-          (out/'table_i.md').read_text(), "",
+          _table_md(out, 'table_i'), "",
           "![components](components_sweep.png)", "",
           "## Table II layout: AUC (%) of the same GMM over different features", "",
           "Baselines under the same preprocessing, and the image-statistics baseline on the files as stored.", "",
-          (out/'table_ii_auc.md').read_text(), "",
+          _table_md(out, 'table_ii_auc'), "",
           *(["## Table III layout: ablation of the pretext task (%)", "",
              "The same network, data, seed and schedule trained with one pretext term switched off; the same GMM and preprocessing. "
              "For reference, the paper's Table III (CelebA-HQ and eight generators): ranking only 69.35 / 86.44, "
              "manipulation only 77.67 / 84.23, both 86.63 / 93.01 (mean Acc / mean AP).", "",
-             (out/'table_iii.md').read_text(), ""] if (out/'table_iii.md').exists() else []),
+             _table_md(out, 'table_iii'), ""] if (out/'table_iii.md').exists() else []),
           "![scores](scores.png)", "", "![t-SNE](tsne.png)", "", "## EXIF of the camera photos", "", "![exif](exif.png)", "",
           "## The four manipulations", "", "![manipulations](manipulations.png)", "", "## Step times (s)", "", "```", json.dumps(steps, indent=1), "```"]
     (out/'report.md').write_text('\n'.join(md) + '\n')
@@ -196,18 +259,23 @@ def run_demo(out:str|Path='aigfd-demo', # report folder (re-running resumes)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     mb, c = minibench_path(root), demo_config(quick, **overrides)
     cf = out/'config.json'
-    if cf.exists() and json.loads(cf.read_text()) != json.loads(json.dumps(c)):
+    old = json.loads(cf.read_text()) if cf.exists() else {}
+    if old and {k: v for k, v in old.items() if not k.startswith('environment')} != json.loads(json.dumps(c)):
         raise AigfdError(f"{out} holds a demo run with other settings ({cf}); use another --out folder or delete it")
-    cf.write_text(json.dumps(c, indent=1))
+    with threads(c['threads']): env = environment(c.get('protocol'))
+    if old.get('environment') not in (None, env): log.warning(f"{out}: resumed under another environment than the one it started in (see config.json)")
+    cf.write_text(json.dumps({**c, 'environment': old.get('environment', env), **({'environment_resumed': env} if old.get('environment') not in (None, env) else {})}, indent=1))
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
     fh = logging.FileHandler(out/'demo.log'); logging.getLogger('aigfd').addHandler(fh)
     st = _Steps(out)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threads(c['threads']):
             warnings.filterwarnings('ignore', message='.*covariances are singular.*')
             abl = [(f'train {v}', partial(_step_train, variant=v)) for v in list(VARIANTS)[1:]] if c['ablations'] else []
+            seeds = [(f'train {v} seed {s}', partial(_step_train, variant=v, train_seed=s)) for s in _seeds(c) for v in _variants(c)]
             for name, fn in [('exif', _step_exif), ('landmarks+split', _step_split), ('manipulations', _step_manip),
-                             ('train', _step_train), *abl, ('features', _step_features), ('evaluate', _step_eval)]:
+                             ('train', _step_train), *abl, ('features', _step_features), ('evaluate', _step_eval),
+                             *seeds, ('seed features', _step_seed_features), ('intervals', _step_intervals)]:
                 st(name, lambda fn=fn: fn(out, c, mb))
         _step_report(out, c, mb)
     finally: logging.getLogger('aigfd').removeHandler(fh); fh.close()

@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/train.html.md"""
 
 # %% ../nbs/07_train.ipynb #9fd78085
 from __future__ import annotations
-import dataclasses, logging, math, os, random, re
+import dataclasses, json, logging, math, os, random, re
 from contextlib import nullcontext, contextmanager
 from dataclasses import dataclass, asdict
 from functools import partial
@@ -55,6 +55,7 @@ class TrainConfig:
     mixed_precision:bool=True  # bf16 autocast + channels-last, on GPU only
     out:str='runs/aigfd'  # run folder: checkpoints, history.csv, loss curve, final model
     keep_checkpoints:int=3  # newest epoch checkpoints to keep (0: all)
+    threads:int|None=None  # compute threads of torch and BLAS (None: as they are); weights are bit-identical only at one thread count
 
 PRESETS = {
     'paper': TrainConfig(init='exif-as-language'),
@@ -323,10 +324,17 @@ def _data(cfg:TrainConfig, data_kwargs:dict) -> DataLoaders:
 @contextmanager
 def _no_redraw():
     "Batch progress bars off while output is not interactive (a file or CI log); the per-epoch table is still printed."
-    old = fastprogress.fastprogress.NO_BAR
-    fastprogress.fastprogress.NO_BAR = old or not interactive()
+    fp, quiet = fastprogress.fastprogress, not interactive()
+    old = fp.NO_BAR
+    fp.NO_BAR = old or quiet
+    # every console bar prints its fill character '█' and a carriage return when it is created (an encoding probe), even with
+    # NO_BAR: in a log that leaves a stray '█' before each epoch line. The probe is the module's only bare `print` call that is
+    # not itself guarded by NO_BAR, so a module-level `print` that drops it removes the stray characters (the table goes through WRITER_FN).
+    if quiet: fp.print = lambda *a, **k: None
     try: yield
-    finally: fastprogress.fastprogress.NO_BAR = old
+    finally:
+        fp.NO_BAR = old
+        if quiet: del fp.print
 
 def train(preset:str|TrainConfig='cpu', # preset name or config
           dls:DataLoaders|None=None, # data; None: `aigfd.data.get_dls(size, bs, seed, **data_kwargs)`
@@ -339,6 +347,14 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
     if cfg.init == 'exif-as-language' and not cfg.weights: raise AigfdError(
         "init 'exif-as-language' (the paper preset) needs weights='/path/to/wrapper_75_new.pth', "
         "the EXIF-as-language checkpoint; or choose init='random' or 'timm'")
+    from aigfd.repro import threads, environment
+    with threads(cfg.threads):
+        env = environment(getattr(cfg, 'protocol', None))
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        (Path(cfg.out)/'config.json').write_text(json.dumps({**asdict(cfg), 'environment': env}, indent=1, default=str))
+        return _train(cfg, dls, resume_from, data_kwargs, env)
+
+def _train(cfg, dls, resume_from, data_kwargs, env):
     set_seed(cfg.seed)
     dls = dls if dls is not None else _data(cfg, data_kwargs or {})
     learn = aigfd_learner(dls, cfg)
@@ -350,7 +366,7 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
         if resume_from: resume(learn, resume_from)
         else: learn.fit_cosine()
     if rank_distrib() == 0:
-        save_model(learn.model, Path(cfg.out)/'final', config=asdict(cfg), epochs=cfg.epochs)
+        save_model(learn.model, Path(cfg.out)/'final', config=asdict(cfg), epochs=cfg.epochs, environment=env)
         plot_history(cfg.out)
     return learn
 
@@ -368,8 +384,9 @@ def aigfd_train(preset:str='cpu', # preset: 'cpu' or 'paper'
                 seed:int=None, # random seed
                 out:str=None, # run folder
                 resume_from:str=None, # checkpoint to continue from
+                threads:int=None, # compute threads of torch and BLAS (default: as they are)
                ):
     "Train the aigfd pretext model on the configured data."
     ov = {k: v for k, v in dict(epochs=epochs, lr=lr, bs=bs, arch=arch, img_size=img_size, init=init, weights=weights,
-                                 sched=sched, seed=seed, out=out).items() if v is not None}
+                                 sched=sched, seed=seed, out=out, threads=threads).items() if v is not None}
     train(preset, resume_from=resume_from, data_kwargs=dict(items=data) if data else None, **ov)
