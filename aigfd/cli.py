@@ -44,14 +44,15 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
 def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photographic faces
               model:str, # trained weights (`run/final.safetensors`)
               out:str='detector.safetensors', # detector file to write
-              n_components:int=8, # GMM components: 8 (paper) or 12 (released code)
+              n_components:int=None, # GMM components: 8 (paper) or 12 (released code); default: the protocol's
               fpr:float=0.05, # false-alarm rate of the threshold
               crop:str='face', # 'face', 'center' or 'none'
               jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
+              protocol:str=None, # 'paper' or 'released-code' (default: the one the model was trained under)
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
-    det = fit_detector(real, model, out, n_components, fpr, crop, jpeg_quality or None)
-    print(f"fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
+    det = fit_detector(real, model, out, n_components, fpr, crop, jpeg_quality or None, protocol=protocol)
+    print(f"protocol {det.info['protocol']}: fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
     return det
 
 @call_parse
@@ -61,9 +62,11 @@ def aigfd_evaluate(detector:str, # detector file
                    out:str=None, # write table_i.md/.csv and scores.csv here
                    cap:int=5000, # faces per class and generator at most
                    seed:int=0, # sampling seed
+                   protocol:str=None, # check that the detector was fitted under this protocol ('paper' or 'released-code')
                   ):
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER)."
-    res, sc = evaluate_detector(detector, real, fakes, cap, seed)
+    res, sc = evaluate_detector(detector, real, fakes, cap, seed, protocol=protocol)
+    print(f"protocol: {res.attrs['protocol']}")
     print(to_markdown(res.round(2)))
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
@@ -75,10 +78,11 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
                quick:bool=False, # one-minute smoke test instead of the full demo
                epochs:int=None, # override the cpu preset's epochs
                minibench:str=None, # minibench folder (default: $AIGFD_MINIBENCH or ../shared/data/minibench)
+               protocol:str='paper', # 'paper' or 'released-code' (see `aigfd.protocol`)
               ):
     "Run the whole method on the minibench with the `cpu` preset and write a report folder."
     from aigfd.demo import run_demo
-    rep = run_demo(out, quick=quick, root=minibench, **({} if epochs is None else dict(epochs=epochs)))
+    rep = run_demo(out, quick=quick, root=minibench, protocol=protocol, **({} if epochs is None else dict(epochs=epochs)))
     print(f"report: {rep}")
     for t in ('table_i', 'table_ii_auc', 'table_iii'):
         if (Path(out)/f'{t}.md').exists(): print((Path(out)/f'{t}.md').read_text())

@@ -327,21 +327,23 @@ def score(self:Detector, images, # image files, a folder, or PIL images
 def fit_detector(real, # folder(s) or files of photographic faces
                  model, # trained weights (`.safetensors` written by `train`/`save_model`) or an `AIGFDNet`
                  out:str|Path|None=None, # write the detector here (`.safetensors`)
-                 n_components:int=8, # GMM components: 8 (paper) or 12 (released code)
+                 n_components:int|None=None, # GMM components: 8 (paper) or 12 (released code); None: the protocol's
                  fpr:float=0.05, # false-alarm rate of the threshold on the fitting faces
                  crop:str='face', # 'face' (1.3x landmark box), 'center' or 'none' (whole image, paper)
                  jpeg_quality:int|None=90, # re-encode every image at this quality (None: no re-encoding)
                  size:int|None=None, # input size (default: the model's training size)
+                 protocol:str|None=None, # 'paper' or 'released-code' (`aigfd.protocol`); None: the one the model was trained under
                 ) -> Detector:
     "Fit the GMM of `Detector` on photographic faces with a trained aigfd network."
     if isinstance(model, (str, Path)):
         mp = Path(model); m = load_model(mp); cfg = read_config(mp)
     else: m, cfg = model, model.config
-    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality)
+    P = get_protocol(protocol or cfg.get('protocol'))
+    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality, resize=P.resize)
     files = image_files(*as_paths(real))
     if not files: raise AigfdError(f"no image files found in {real}")
     det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
-                       n_components=n_components, fpr=fpr)
+                       n_components=n_components, fpr=fpr, protocol=P)
     det.info.update(fitted_on=[str(r) for r in as_paths(real)][:20])
     if out is not None: det.save(out)
     return det
