@@ -85,27 +85,6 @@ def jpeg_reencode(im:Image.Image, # RGB image
     return Image.open(buf).convert('RGB')
 
 @patch
-def image(self:Preprocess, im:Image.Image, # RGB image
-          box=None, # face box (x0,y0,x1,y1) for crop='face'
-         ) -> Image.Image:
-    "Crop, resize and (optionally) JPEG re-encode one RGB image."
-    w, h = im.size
-    if self.crop == 'center' or (self.crop == 'face' and box is None): im = im.crop(_center_square(w, h))
-    elif self.crop == 'face': im = im.crop(face_crop_box(box, w, h, self.face_scale))
-    im = im.resize((self.size, self.size), _RESAMPLE[self.resample])
-    return jpeg_reencode(im, self.jpeg_quality) if self.jpeg_quality else im
-
-@patch
-def __call__(self:Preprocess, im:Image.Image, # RGB image
-             box=None, # face box (x0,y0,x1,y1) for crop='face'
-            ) -> torch.Tensor:
-    "Normalised float tensor [3,size,size] of one RGB image."
-    if self.resize == 'tensor': return self.tensor_input(im, box)
-    x = (np.asarray(self.image(im, box), dtype=np.float32)/255. - np.float32(self.mean))/np.float32(self.std)  # numpy: no thread start-up per image
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
-
-# %% ../nbs/08a_features.ipynb #433152c2
-@patch
 def crop_image(self:Preprocess, im:Image.Image, # RGB image
                box=None, # face box (x0,y0,x1,y1) for crop='face'
               ) -> Image.Image:
@@ -115,11 +94,28 @@ def crop_image(self:Preprocess, im:Image.Image, # RGB image
     return im.crop(face_crop_box(box, w, h, self.face_scale)) if self.crop == 'face' else im
 
 @patch
-def tensor_input(self:Preprocess, im:Image.Image, # RGB image
-                 box=None, # face box (x0,y0,x1,y1) for crop='face'
+def image(self:Preprocess, im:Image.Image, # RGB image
+          box=None, # face box (x0,y0,x1,y1) for crop='face'
+         ) -> Image.Image:
+    "Crop, resize and (optionally) JPEG re-encode one RGB image."
+    im = self.crop_image(im, box)
+    im = im.resize((self.size, self.size), _RESAMPLE[self.resample])
+    return jpeg_reencode(im, self.jpeg_quality) if self.jpeg_quality else im
+
+@patch
+def __call__(self:Preprocess, im:Image.Image, # RGB image
+             box=None, # face box (x0,y0,x1,y1) for crop='face'
+            ) -> torch.Tensor:
+    "Normalised float tensor [3,size,size] of one RGB image."
+    if self.resize == 'tensor': return self.tensor_input(self.crop_image(im, box))
+    x = (np.asarray(self.image(im, box), dtype=np.float32)/255. - np.float32(self.mean))/np.float32(self.std)  # numpy: no thread start-up per image
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+# %% ../nbs/08a_features.ipynb #433152c2
+@patch
+def tensor_input(self:Preprocess, im:Image.Image, # RGB image, already cropped (`crop_image`)
                 ) -> torch.Tensor:
     "Normalised [3,size,size] input as the released evaluation makes it: ToTensor, bilinear resize of the tensor without antialiasing, Normalize."
-    im = self.crop_image(im, box)
     if self.jpeg_quality: im = jpeg_reencode(im, self.jpeg_quality)
     x = torch.from_numpy(np.asarray(im, dtype=np.float32).transpose(2, 0, 1).copy()) / 255.  # ToTensor: [0, 1] float32
     x = F.interpolate(x[None], (self.size, self.size), mode='bilinear', align_corners=False, antialias=False)[0]
