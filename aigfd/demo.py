@@ -21,7 +21,7 @@ from .data import minibench_items, get_dls
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
-from .gmm import Detector
+from .gmm import Detector, GMMError
 from .protocol import get_protocol
 from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,
                             save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep)
@@ -138,17 +138,26 @@ def _step_features(out, c, mb):
 
 def _slug(name): return name.split(' ')[0].strip(',') + ('_as_stored' if 'as stored' in name else '')
 
+def _fit_and_score(name, fit, test, c, P, fallbacks, **gkw):
+    "`fit_and_score`; a float32 fit that fails (tiny fitting sets) is redone in float64 and listed in `fallbacks`"
+    try: return fit_and_score(fit, test, c['fpr'], P.threshold, **gkw)
+    except GMMError as e:
+        if gkw.get('dtype') != 'float32': raise
+        log.warning(f"{name}: the float32 GMM could not be fitted ({str(e)[:80]}...); refitted in float64"); fallbacks.append(name)
+        return fit_and_score(fit, test, c['fpr'], P.threshold, **{**gkw, 'dtype': 'float64'})
+
 def _step_eval(out, c, mb):
-    F = np.load(out/'features.npz'); res = {}
+    F = np.load(out/'features.npz'); res = {}; fallbacks = []
     names = sorted({k.split('|')[0] for k in F.files}, key=[*VARIANTS, 'same network, random weights', 'image statistics', 'image statistics, files as stored'].index)
     P = get_protocol(c['protocol'])
     gkw = dict(n_components=c['n_components'], pca_dim=c['pca_dim'], dtype=P.gmm_dtype)
     for name in names:
         tt = pd.read_csv(out/('test_rows_as_stored.csv' if 'as stored' in name else 'test_rows.csv'))
-        ll, thr, g = fit_and_score(F[f'{name}|fit'], F[f'{name}|test'], c['fpr'], P.threshold, **gkw)
+        ll, thr, g = _fit_and_score(name, F[f'{name}|fit'], F[f'{name}|test'], c, P, fallbacks, **gkw)
         sc = tt.assign(ll=ll); sc.to_csv(out/f'scores_{_slug(name)}.csv', index=False)
         res[name] = evaluate_scores(sc, thr, c['cap'], c['seed']); res[name].to_csv(out/f'metrics_{_slug(name)}.csv')
         if name == 'aigfd (ours)': ours = (sc, thr)
+    (out/'gmm_fallbacks.json').write_text(json.dumps(fallbacks))
     save_table(table_i({k: v for k, v in res.items()}), out/'table_i')
     save_table(table_ii(res), out/'table_ii_auc')
     if c['ablations']: save_table(table_iii({v: res[v] for v in VARIANTS}, tasks={v: t[1:] for v, t in VARIANTS.items()}), out/'table_iii')
@@ -167,7 +176,9 @@ def _step_report(out, c, mb):
     steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}
     tab = pd.read_csv(out/'split.csv'); hist = out/'run'/'history.csv'
     h = pd.read_csv(hist).tail(1).round(3).to_dict('records')[0] if hist.exists() else {}
-    md = [f"# aigfd demo report", "", f"Protocol: **{c['protocol']}** (`aigfd.protocol`; see the Conformance page)", "", f"Settings: `{json.dumps(c)}`", "",
+    fb = json.loads((out/'gmm_fallbacks.json').read_text()) if (out/'gmm_fallbacks.json').exists() else []
+    md = [f"# aigfd demo report", "", f"Protocol: **{c['protocol']}** (`aigfd.protocol`; see the Conformance page)"
+          + (f". The float32 GMM could not be fitted for {', '.join(fb)}: refitted in float64." if fb else ""), "", f"Settings: `{json.dumps(c)}`", "",
           "## Data", "", to_markdown(pd.crosstab(tab.generator, tab.split)), "",
           "## Pretext training (held-out validation, last epoch)", "", "```", json.dumps(h, indent=1), "```",
           "![loss curves](run/loss_curve.png)", "",
