@@ -338,7 +338,7 @@ def fit_detector(real, # folder(s) or files of photographic faces
     if isinstance(model, (str, Path)):
         mp = Path(model); m = load_model(mp); cfg = read_config(mp)
     else: m, cfg = model, model.config
-    P = get_protocol(protocol or cfg.get('protocol'))
+    P = get_protocol(protocol or cfg.get('protocol') or (cfg.get('config') or {}).get('protocol'))  # `train` records it in the config
     pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality, resize=P.resize)
     files = image_files(*as_paths(real))
     if not files: raise AigfdError(f"no image files found in {real}")
