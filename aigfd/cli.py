@@ -51,11 +51,12 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
 def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photographic faces
               model:str, # trained weights (`run/final.safetensors`)
               out:str='detector.safetensors', # detector file to write
-              n_components:int=8, # GMM components: 8 (paper) or 12 (released code)
+              n_components:int=None, # GMM components: 8 (paper) or 12 (released code); default: the protocol's
               fpr:float=0.05, # false-alarm rate of the threshold
               crop:str='face', # 'face', 'center' or 'none'
               jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
               threads:int=None, # compute threads of torch and BLAS (default: as they are); recorded in the detector
+              protocol:str=None, # 'paper' or 'released-code' (default: the one the model was trained under)
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
     from aigfd.core import check_number, check_out_path
@@ -65,10 +66,10 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
     if crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
     from aigfd.repro import threads as _threads, environment
     with _threads(threads):
-        det = fit_detector(real, model, None, n_components, fpr, crop, jpeg_quality or None)
+        det = fit_detector(real, model, None, n_components, fpr, crop, jpeg_quality or None, protocol=protocol)
         det.info.update(environment=environment())
     det.save(out)
-    print(f"fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
+    print(f"protocol {det.info['protocol']}: fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
     return det
 
 @call_parse
@@ -80,6 +81,7 @@ def aigfd_evaluate(detector:str, # detector file
                    seed:int=0, # sampling seed (of the balanced sample and of the bootstrap)
                    n_boot:int=1000, # bootstrap replicates of the 95 % intervals (0: none)
                    threads:int=None, # compute threads of torch and BLAS (default: as they are)
+                   protocol:str=None, # check that the detector was fitted under this protocol ('paper' or 'released-code')
                   ):
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER), each with a 95 % bootstrap interval."
     from aigfd.core import check_number, check_out_path
@@ -88,8 +90,9 @@ def aigfd_evaluate(detector:str, # detector file
     with _threads(threads):
         env = environment()
         det = Detector.load(detector)
-        res, sc = evaluate_detector(det, real, fakes, cap, seed)
+        res, sc = evaluate_detector(det, real, fakes, cap, seed, protocol=protocol)
         md, sm = evaluation_report(sc.rename(columns={'log_likelihood': 'll'})[sc.log_likelihood.notna()], det.threshold, cap, seed, n_boot, env)
+    print(f"protocol: {res.attrs['protocol']}")
     print(md)
     if res.attrs.get('n_failed_real'): print(f"{res.attrs['n_failed_real']} photographic file(s) could not be scored (their reasons are in the per-file scores)")
     if out:
@@ -109,13 +112,14 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
                download:bool=False, # get the minibench first (`aigfd data minibench`) when it is not found
                threads:int=None, # compute threads (default 2: the published results' count)
                seeds:int=None, # training seeds of every learned extractor (default 3)
+               protocol:str='paper', # 'paper' or 'released-code' (see `aigfd.protocol`)
               ):
     "Run the whole method on the minibench with the `cpu` preset and write a report folder."
     from aigfd.demo import run_demo
     from aigfd.minibench import rebuild_note
     if download and minibench_path(minibench, must_exist=False) is None: aigfd_data.__wrapped__('minibench', dest=minibench)
     if note := rebuild_note(minibench_path(minibench)): print(note)
-    ov = {k: v for k, v in dict(epochs=epochs, threads=threads, train_seeds=seeds).items() if v is not None}
+    ov = {k: v for k, v in dict(epochs=epochs, threads=threads, train_seeds=seeds, protocol=protocol).items() if v is not None}
     rep = run_demo(out, quick=quick, root=minibench, **ov)
     print(f"report: {rep}")
     for t in ('results', 'table_iii_ci'):

@@ -22,11 +22,12 @@ from .core import (track, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, AigfdEr
 from .exif import meta_rows, exif_table
 from .manipulate import make_negative
 from .landmarks import Landmarker, landmarks_for, landmark_box
+from .protocol import get_protocol
 
 # %% auto #0
-__all__ = ['ITEM_COLS', 'DatasetTooSmallError', 'FakeFaceError', 'make_items', 'minibench_items', 'folder_items',
+__all__ = ['ITEM_COLS', 'MANIP_ORDERS', 'DatasetTooSmallError', 'FakeFaceError', 'make_items', 'minibench_items', 'folder_items',
            'read_photo_exif', 'fdf_items', 'prepare_items', 'face_crop_box', 'random_square', 'crop_sample',
-           'ManipDataset', 'split_items', 'ManipDL', 'get_dls']
+           'skimage_resize_uint8', 'manipulate_whole', 'ManipDataset', 'split_items', 'ManipDL', 'get_dls']
 
 # %% ../nbs/05_data.ipynb #e73553c3
 ITEM_COLS = ('file', 'kind', 'group') + EXIF_TAGS + ('box',)
@@ -159,8 +160,11 @@ def prepare_items(items:pd.DataFrame, # items table (`ITEM_COLS`)
 def face_crop_box(box, # face box (x0,y0,x1,y1) in pixels
                   w:int, h:int, # image width and height
                   scale:float=1.3, # crop side / larger box side
+                  rounding:str='float', # 'float' (aigfd) or 'integer' (released code: integer box, centre and half-size)
                  ) -> tuple[int, int, int, int]:
     "Square crop (l,t,r,b) of `scale` x the larger side of `box` around its centre, clamped at the border."
+    if rounding == 'integer': return _integer_crop_box(box, w, h, scale)
+    if rounding != 'float': raise AigfdError(f"crop rounding {rounding!r}: use 'float' or 'integer'")
     x0, y0, x1, y1 = box
     s = max(1, int(max(x1 - x0, y1 - y0) * scale))
     l, t = min(max(int((x0 + x1)/2 - s/2), 0), w - 1), min(max(int((y0 + y1)/2 - s/2), 0), h - 1)
@@ -179,15 +183,49 @@ def crop_sample(img:Image.Image, # RGB image
                 size:int, # output side
                 rng:np.random.Generator, # random crops of photos
                 scale:float=1.3, # face crop scale
+                rounding:str='float', # face crop rounding: 'float' or 'integer' (released code), see `face_crop_box`
                ) -> tuple[np.ndarray, np.ndarray|None]:
     "Crop and resize `img` to `size`x`size`; return the uint8 array and the moved landmarks."
     w, h = img.size
-    if box is not None: c = face_crop_box(box, w, h, scale)
+    if box is not None: c = face_crop_box(box, w, h, scale, rounding)
     elif is_face: s = min(w, h); c = ((w - s)//2, (h - s)//2, (w - s)//2 + s, (h - s)//2 + s)
     else: c = random_square(w, h, rng)
     out = np.asarray(img.crop(c).resize((size, size), Image.BILINEAR))
     if lms is None: return out, None
     return out, ((np.asarray(lms, np.float32) + 0.5 - c[:2]) * [size/(c[2] - c[0]), size/(c[3] - c[1])] - 0.5).astype(np.float32)
+
+# %% ../nbs/05_data.ipynb #e838d3b7
+def _integer_crop_box(box, w, h, scale=1.3):
+    "The released code's crop: box rounded to integers, integer centre and half-size, clamped at the border."
+    x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+    half = max(1, int(max(x1 - x0, y1 - y0) * scale / 2))
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    l, t = min(max(cx - half, 0), w - 1), min(max(cy - half, 0), h - 1)
+    return l, t, max(min(cx + half, w), l + 1), max(min(cy + half, h), t + 1)
+
+# %% ../nbs/05_data.ipynb #56f3060b
+MANIP_ORDERS = ('crop_first', 'manipulate_first')
+
+def skimage_resize_uint8(a:np.ndarray, # HxWx3 uint8 image
+                         size:int, # output side
+                        ) -> np.ndarray:
+    "scikit-image's default (bilinear) resize to size x size, back to uint8 by truncation, as the released code does."
+    from skimage.transform import resize
+    return (resize(a, (size, size)) * 255).astype(np.uint8)
+
+def manipulate_whole(img:Image.Image, # whole source image (e.g. a 128 px FDF face)
+                     lms, # (68,2) landmarks in `img`'s pixels, or None
+                     kind:int, # manipulation id 0..3
+                     rng:np.random.Generator, # randomness of the manipulation
+                     manip_fn=None, # fn(img uint8 HxWx3, lms|None, kind, rng=) -> img (default: `make_negative` at native size)
+                     work:int=224, # side the manipulation is made at
+                    ) -> Image.Image:
+    "The released order: whole image to `work` px (scikit-image), manipulated there, back to its own size."
+    w, h = img.size
+    a = skimage_resize_uint8(np.asarray(img), work)
+    l = None if lms is None else (np.asarray(lms, np.float64) + 0.5) * (work/w, work/h) - 0.5
+    out = np.ascontiguousarray((manip_fn or _default_manip_fn())(a, l, kind, rng=rng), dtype=np.uint8)
+    return Image.fromarray(out).resize((w, h), Image.BILINEAR)
 
 # %% ../nbs/05_data.ipynb #7e646882
 def _default_manip_fn(): return partial(make_negative, size=None)  # manipulate at the crop's size
@@ -204,8 +242,11 @@ class ManipDataset:
                  manip_fn=None, # fn(img uint8 HxWx3, lms|None, kind, rng=) -> img; default `aigfd.manipulate.make_negative`
                  variants:int|None=None, # None: new crops/manipulations every epoch; V: V fixed versions, negatives cached on disk
                  cache_root=None, # folder of cached negatives (default `cache_dir('negatives')`)
+                crop_rounding:str='float', # face crop rounding: 'float' or 'integer' (released code)
+                manip_order:str='crop_first', # 'crop_first' or 'manipulate_first' (released code: whole image at 224, then crop)
                 ):
         store_attr(but='items'); self.epoch = 0
+        if manip_order not in MANIP_ORDERS: raise AigfdError(f"manip_order={manip_order!r}: use one of {MANIP_ORDERS}")
         self.items = items.reset_index(drop=True)
         self.exif = torch.tensor(self.items[list(EXIF_TAGS)].to_numpy(np.float32))
         self._rows = list(zip(self.items.file, self.items.box, self.items.get('lms', [None]*len(self.items)), self.items.kind == 'face'))
@@ -224,14 +265,18 @@ class ManipDataset:
         file, box, lms, _ = self._rows[i]; st = os.stat(file)
         fn = getattr(self.manip_fn, 'func', self.manip_fn)
         key = repr((str(file), st.st_size, st.st_mtime_ns, box, None if lms is None else lms.tobytes().hex(), self.manip_size,
-                    self.seed, v, k, getattr(fn, '__module__', ''), getattr(fn, '__qualname__', '')))
+                    self.seed, v, k, getattr(fn, '__module__', ''), getattr(fn, '__qualname__', ''))
+                   + ((self.crop_rounding, self.manip_order) if (self.crop_rounding, self.manip_order) != ('float', 'crop_first') else ()))
         return Path(self.cache_root or cache_dir('negatives'))/f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.png"
 
     def _make(self, i, k, rng):
         file, box, lms, is_face = self._rows[i]
-        a, lms = crop_sample(load_image(file), box, lms, is_face, self.manip_size, rng)
-        if k < 0: return a
         if self.manip_fn is None: self.manip_fn = _default_manip_fn()
+        if k >= 0 and self.manip_order == 'manipulate_first':
+            img = manipulate_whole(load_image(file), lms, k, rng, self.manip_fn)
+            return crop_sample(img, box, None, is_face, self.manip_size, rng, rounding=self.crop_rounding)[0]
+        a, lms = crop_sample(load_image(file), box, lms, is_face, self.manip_size, rng, rounding=self.crop_rounding)
+        if k < 0: return a
         return np.ascontiguousarray(self.manip_fn(a, lms, k, rng=rng), dtype=np.uint8)
 
     def __getitem__(self, i):
@@ -307,6 +352,7 @@ def get_dls(items:pd.DataFrame|str|os.PathLike|None=None, # items table; a folde
             variants:int|None=None, # None: new samples every epoch; V: V fixed versions per item, negatives cached (see `ManipDataset`)
             min_items:int=8, # fewer usable images: `DatasetTooSmallError`
             min_exif:int=2, # fewer training images with an EXIF tag: `DatasetTooSmallError`
+            protocol:str|None=None, # 'paper' (default) or 'released-code': face crop rounding and where negatives are made
            ) -> DataLoaders:
     "Training/validation `DataLoaders` of (image, EXIF, manipulated) batches; `.status`, `.counts`, `.split_file` attached."
     if items is None: items = minibench_items()
@@ -328,13 +374,16 @@ def get_dls(items:pd.DataFrame|str|os.PathLike|None=None, # items table; a folde
     if is_valid.sum() == 0 or (~is_valid).sum() < 2: raise DatasetTooSmallError(
         f"get_dls: split gives {(~is_valid).sum()} train / {is_valid.sum()} valid images; need >= 2 / 1")
     device = default_device() if device is None else torch.device(device)
-    kw = dict(size=size, seed=seed, p_clean=p_clean, manip_size=manip_size, manip_fn=manip_fn, variants=variants)
+    P = get_protocol(protocol)
+    kw = dict(size=size, seed=seed, p_clean=p_clean, manip_size=manip_size, manip_fn=manip_fn, variants=variants,
+              crop_rounding=P.crop, manip_order=P.manip_order)
     tds, vds = ManipDataset(items[~is_valid], train=True, **kw), ManipDataset(items[is_valid], train=False, **kw)
     tfms = lambda: [IntToFloatTensor(), Normalize.from_stats(CLIP_MEAN, CLIP_STD, cuda=device.type == 'cuda')]
     dl = lambda ds, train: ManipDL(ds, bs=bs, shuffle=train, drop_last=train and len(ds) >= bs, num_workers=num_workers,
                                    after_batch=tfms(), device=device)
     dls = DataLoaders(dl(tds, True), dl(vds, False), device=device)
     dls.items, dls.status, dls.split_file, dls.counts = items.assign(is_valid=is_valid), status, Path(split_file), _counts(items, status, is_valid)
+    dls.protocol = P.name
     return dls
 
 # %% ../nbs/05_data.ipynb #0cf01cee

@@ -21,8 +21,9 @@ from .data import minibench_items, get_dls
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
-from .gmm import Detector
+from .gmm import Detector, GMMError
 from .repro import environment, threads, bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
+from .protocol import get_protocol
 from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,
                             save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep)
 
@@ -52,12 +53,15 @@ def demo_config(quick:bool=False, # a one-minute smoke test instead of the full 
     "Settings of the demo (the `cpu` training preset on the whole minibench, or a tiny smoke test)."
     t = get_config('cpu')
     c = dict(preset='cpu', arch=t.arch, img_size=t.img_size, epochs=6, bs=t.bs, lr=t.lr, seed=42,
-             n_components=8, pca_dim=32, fpr=0.05, jpeg_quality=90, cap=5000, per_split=None, n_photos=None, sweep=[1, 2, 4, 8, 12, 16], ablations=True)
+             protocol='paper', n_components=None, pca_dim=32, fpr=0.05, jpeg_quality=90, cap=5000, per_split=None, n_photos=None, sweep=[1, 2, 4, 8, 12, 16], ablations=True)
     c.update(threads=2, train_seeds=3, n_boot=1000)  # reproducibility: compute threads, training seeds seed, seed+1, ..., bootstrap replicates
     if quick: c.update(arch='resnet18', img_size=64, epochs=1, bs=16, n_components=2, pca_dim=8, per_split=24, n_photos=16, cap=24, sweep=[1, 2], train_seeds=2, n_boot=200)
     bad = set(overrides) - set(c)
     if bad: raise AigfdError(f"unknown demo settings {sorted(bad)}; valid: {sorted(c)}")
-    return {**c, **overrides}
+    c = {**c, **overrides}
+    P = get_protocol(c['protocol']); c['protocol'] = P.name
+    if c['n_components'] is None: c['n_components'] = P.n_components  # 8 (paper) or 12 (released code)
+    return c
 
 # %% ../nbs/10_demo.ipynb #ceb3ea6b
 class _Steps:
@@ -102,12 +106,13 @@ def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
     items = minibench_items(mb, n_photos=c['n_photos'], seed=c['seed'])
     keep = set(tab[tab.split == 'pretext'].path)
     items = items[(items.kind == 'photo') | items.file.isin(keep)].reset_index(drop=True)
-    dls = get_dls(items, size=c['img_size'], bs=c['bs'], seed=c['seed'], split_file=out/'pretext_split.csv', min_items=4)
+    dls = get_dls(items, size=c['img_size'], bs=c['bs'], seed=c['seed'], split_file=out/'pretext_split.csv', min_items=4,
+                   protocol=c['protocol'])
     folder, use_rank, use_manip = VARIANTS[variant]
     if train_seed is not None: folder = f'{folder}_seed{train_seed}'  # the same data and schedule, another training seed
     run = out/folder; ck = sorted(run.glob('models/model_*.pth'), key=checkpoint_epoch) if run.exists() else []
     kw = dict(arch=c['arch'], img_size=c['img_size'], epochs=c['epochs'], bs=c['bs'], lr=c['lr'], seed=c['seed'] if train_seed is None else train_seed, out=str(run),
-              use_rank=use_rank, use_manip=use_manip)
+              use_rank=use_rank, use_manip=use_manip, protocol=c['protocol'])
     train(c['preset'], dls=dls, resume_from=str(ck[-1]) if ck else None, **kw)
     dls.status.to_csv(out/'pretext_items.csv', index=False)
 
@@ -119,7 +124,8 @@ def _extractors(out, c):
     return {'aigfd (ours)': m, **abl, 'same network, random weights': rnd, 'image statistics': ImageStats()}
 
 def _pre(c, normalised=True):
-    return Preprocess(size=c['img_size'], crop='face', jpeg_quality=c['jpeg_quality']) if normalised else Preprocess(size=c['img_size'])
+    rs = get_protocol(c['protocol']).resize
+    return Preprocess(size=c['img_size'], crop='face', jpeg_quality=c['jpeg_quality'], resize=rs) if normalised else Preprocess(size=c['img_size'], resize=rs)
 
 def _step_features(out, c, mb):
     tab = pd.read_csv(out/'split.csv'); feats = {}
@@ -135,27 +141,37 @@ def _step_features(out, c, mb):
 
 def _slug(name): return name.split(' ')[0].strip(',') + ('_as_stored' if 'as stored' in name else '')
 
+def _fit_and_score(name, fit, test, c, P, fallbacks, **gkw):
+    "`fit_and_score`; a float32 fit that fails (tiny fitting sets) is redone in float64 and listed in `fallbacks`"
+    try: return fit_and_score(fit, test, c['fpr'], P.threshold, **gkw)
+    except GMMError as e:
+        if gkw.get('dtype') != 'float32': raise
+        log.warning(f"{name}: the float32 GMM could not be fitted ({str(e)[:80]}...); refitted in float64"); fallbacks.append(name)
+        return fit_and_score(fit, test, c['fpr'], P.threshold, **{**gkw, 'dtype': 'float64'})
+
 def _step_eval(out, c, mb):
-    F = np.load(out/'features.npz'); res = {}
+    F = np.load(out/'features.npz'); res = {}; fallbacks = []
     names = sorted({k.split('|')[0] for k in F.files}, key=[*VARIANTS, 'same network, random weights', 'image statistics', 'image statistics, files as stored'].index)
-    gkw = dict(n_components=c['n_components'], pca_dim=c['pca_dim'])
+    P = get_protocol(c['protocol'])
+    gkw = dict(n_components=c['n_components'], pca_dim=c['pca_dim'], dtype=P.gmm_dtype)
     for name in names:
         tt = pd.read_csv(out/('test_rows_as_stored.csv' if 'as stored' in name else 'test_rows.csv'))
-        ll, thr, g = fit_and_score(F[f'{name}|fit'], F[f'{name}|test'], c['fpr'], **gkw)
+        ll, thr, g = _fit_and_score(name, F[f'{name}|fit'], F[f'{name}|test'], c, P, fallbacks, **gkw)
         sc = tt.assign(ll=ll); sc.to_csv(out/f'scores_{_slug(name)}.csv', index=False)
         res[name] = evaluate_scores(sc, thr, c['cap'], c['seed']); res[name].to_csv(out/f'metrics_{_slug(name)}.csv')
         if name == 'aigfd (ours)': ours = (sc, thr)
+    (out/'gmm_fallbacks.json').write_text(json.dumps(fallbacks))
     save_table(table_i({k: v for k, v in res.items()}), out/'table_i')
     save_table(table_ii(res), out/'table_ii_auc')
     if c['ablations']: save_table(table_iii({v: res[v] for v in VARIANTS}, tasks={v: t[1:] for v, t in VARIANTS.items()}), out/'table_iii')
     sc, thr = ours
     _save_fig(plot_scores(sc, thr, title='log-likelihood under the GMM of photographic faces (aigfd features)'), out/'scores.png')
     _save_fig(plot_tsne(F['aigfd (ours)|test'], sc.generator.to_numpy(), title='t-SNE of aigfd features, test faces'), out/'tsne.png')
-    sw = sweep_components(F['aigfd (ours)|fit'], sc, F['aigfd (ours)|test'], ks=c['sweep'], cap=c['cap'], seed=c['seed'], fpr=c['fpr'], pca_dim=c['pca_dim'])
+    sw = sweep_components(F['aigfd (ours)|fit'], sc, F['aigfd (ours)|test'], ks=c['sweep'], cap=c['cap'], seed=c['seed'], fpr=c['fpr'], pca_dim=c['pca_dim'], dtype=P.gmm_dtype, threshold=P.threshold)
     sw.to_csv(out/'components_sweep.csv', index=False); _save_fig(plot_sweep(sw), out/'components_sweep.png')
     m = load_model(out/'run'/'final.safetensors')
     det = Detector.fit(None, model=m, backbone=dict(kind='aigfd', arch=c['arch'], emb_dim=m.config['emb_dim']), pre=_pre(c),
-                       feats=F['aigfd (ours)|fit'], **gkw, fpr=c['fpr'])
+                       feats=F['aigfd (ours)|fit'], **gkw, fpr=c['fpr'], protocol=P)
     det.info.update(data='minibench', split='fit', demo=c); det.save(out/'detector.safetensors')
 
 # %% ../nbs/10_demo.ipynb #6c838498
@@ -227,7 +243,9 @@ def _step_report(out, c, mb):
     steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}
     tab = pd.read_csv(out/'split.csv'); hist = out/'run'/'history.csv'
     h = pd.read_csv(hist).tail(1).round(3).to_dict('records')[0] if hist.exists() else {}
-    md = [f"# aigfd demo report", "", f"Settings: `{json.dumps(c)}`", "", *_repro_md(out), "",
+    fb = json.loads((out/'gmm_fallbacks.json').read_text()) if (out/'gmm_fallbacks.json').exists() else []
+    md = [f"# aigfd demo report", "", f"Protocol: **{c['protocol']}** (`aigfd.protocol`; see the Conformance page)"
+          + (f". The float32 GMM could not be fitted for {', '.join(fb)}: refitted in float64." if fb else ""), "", f"Settings: `{json.dumps(c)}`", "", *_repro_md(out), "",
           "## Data", "", *([note, ""] if (note := _minibench_note(mb)) else []), to_markdown(pd.crosstab(tab.generator, tab.split)), "",
           "## Pretext training (held-out validation, last epoch)", "", "```", json.dumps(h, indent=1), "```",
           "![loss curves](run/loss_curve.png)", "",

@@ -19,6 +19,7 @@ from sklearn.manifold import TSNE
 from .core import AigfdError, DataNotFoundError, image_files, read_manifest, track, as_paths
 from .features import Preprocess, extract_features, ok_mask, jpeg_reencode
 from .gmm import fit_gmm, threshold_at, GMMScorer, Detector
+from .protocol import get_protocol
 from .features import ImageStats, make_backbone
 
 # %% auto #0
@@ -154,9 +155,13 @@ def evaluate_detector(detector:Detector|str|Path, # a detector or its file
                       cap:int=5000, # faces per class and generator at most (balanced sampling)
                       seed:int=0, # sampling seed
                       progress:bool=True, # progress bars
+                      protocol:str|None=None, # if given, the protocol the detector must have been fitted under
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Per-generator metrics (rows, plus 'mean') and the scores of every image."
     det = detector if isinstance(detector, Detector) else Detector.load(detector)
+    fitted = det.info.get('protocol', 'paper')  # detectors saved before protocols existed follow the paper
+    if protocol is not None and get_protocol(protocol).name != fitted: raise AigfdError(
+        f"the detector was fitted under protocol {fitted!r}, not {get_protocol(protocol).name!r}: refit it with that protocol (aigfd fit --protocol)")
     fk = read_generator_folders(fakes)
     rf = image_files(*as_paths(real))
     paths = [str(p) for p in rf] + list(fk.path)
@@ -164,7 +169,8 @@ def evaluate_detector(detector:Detector|str|Path, # a detector or its file
     sc['generator'] = ['real']*len(rf) + list(fk.generator)
     ok = sc.log_likelihood.notna()
     res = evaluate_scores(sc[ok].rename(columns={'log_likelihood': 'll'}), det.threshold, cap, seed)
-    return with_failed(res, sc), sc
+    out = with_failed(res, sc); out.attrs['protocol'] = fitted
+    return out, sc
 
 def with_failed(res:pd.DataFrame, # `evaluate_scores` result (generators, then 'mean')
                 sc:pd.DataFrame, # scores of every file (`generator`, `log_likelihood` NaN where it failed)
@@ -183,13 +189,14 @@ def with_failed(res:pd.DataFrame, # `evaluate_scores` result (generators, then '
 def fit_and_score(fit_feats, # features [n, d] of photographic fitting faces
                   test_feats, # features [m, d] of test faces
                   fpr:float=0.05, # false-alarm rate of the threshold
+                  threshold:str='percentile', # 'percentile' or 'order_statistic' (released code), see `threshold_at`
                   **gmm_kw, # `fit_gmm` arguments: n_components (8), pca_dim, ...
                  ) -> tuple[np.ndarray, float, GMMScorer]:
     "Log-likelihoods of the test faces, the threshold and the fitted GMM."
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*covariances are singular.*')
         g = fit_gmm(fit_feats, **gmm_kw)
-    return g.score(test_feats), threshold_at(g.score(fit_feats), fpr), g
+    return g.score(test_feats), threshold_at(g.score(fit_feats), fpr, threshold), g
 
 def features_for(table:pd.DataFrame, # evaluation table (`path` column)
                  extractor:Callable, # feature extractor

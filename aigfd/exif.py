@@ -51,6 +51,7 @@ def _from_str(s:str, tag:str):
     if len(s) > MAX_STR_LEN: return None, f'string too long ({len(s)} chars)'
     if s[0] in '([' and s[-1] in ')]': s = s[1:-1].strip()
     m = _PAT[tag].fullmatch(s)
+    if m is None and tag == 'exposure' and (c := _compact_exposure(s)): return c  # "0.017sec1/60"
     if m is None: return None, 'negative' if re.match(r'[^\d]{0,6}-\s*\.?\d', s) else 'not a number'
     return _ratio(float(m['num']), float(m['den'] or 1))
 
@@ -107,6 +108,18 @@ def _from_str_checked(s:str, tag:str):
     x, why = _from_str(s, tag)
     if tag == 'iso' and x is not None and math.isfinite(x) and not float(x).is_integer(): return None, f'not a whole number ({x:g})'
     return x, why
+
+# %% ../nbs/01_exif.ipynb #2757a24a
+_COMPACT_EXPOSURE = re.compile(rf'{_VAL}\s*(?:s|secs?|seconds?)\s*(?P<alt>{_NUM})(?:\s*/\s*(?P<altden>{_NUM}))?\s*(?:s|secs?)?')
+
+def _compact_exposure(s:str):
+    "(seconds, None) or (None, reason) for a compact exposure such as '0.017sec1/60'; None if `s` is not of that form."
+    m = _COMPACT_EXPOSURE.fullmatch(s)
+    if m is None: return None
+    (x, why), (y, why2) = _ratio(float(m['num']), float(m['den'] or 1)), _ratio(float(m['alt']), float(m['altden'] or 1))
+    if x is None or y is None: return None, why or why2
+    if not (x > 0 and y > 0 and max(x, y) <= 1.2*min(x, y)): return None, f'ambiguous: {x:g} s or {y:g} s'
+    return x, None
 
 # %% ../nbs/01_exif.ipynb #1b14a2a7
 EXIF_IFD = 0x8769

@@ -23,13 +23,15 @@ from .core import AigfdError, ImageReadError, load_image, image_files, CLIP_MEAN
 from .data import face_crop_box
 
 # %% auto #0
-__all__ = ['PREPROCESS_VERSION', 'CROPS', 'PreprocessError', 'Preprocess', 'jpeg_reencode', 'embedder', 'WeightsFileError',
-           'read_weights', 'make_backbone', 'ImageStats', 'face_boxes', 'extract_features', 'ok_mask']
+__all__ = ['PREPROCESS_VERSION', 'CROPS', 'RESIZES', 'PreprocessError', 'Preprocess', 'jpeg_reencode', 'embedder',
+           'WeightsFileError', 'read_weights', 'make_backbone', 'ImageStats', 'face_boxes', 'extract_features',
+           'ok_mask']
 
 # %% ../nbs/08a_features.ipynb #b78f238a
 PREPROCESS_VERSION = 1
 CROPS = ('none', 'center', 'face')
 _RESAMPLE = {'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC, 'lanczos': Image.LANCZOS}
+RESIZES = ('pil', 'tensor')  # PIL resize of the image (antialiased), or bilinear on the [0,1] tensor without antialiasing (released code)
 
 class PreprocessError(AigfdError, ValueError):
     "A preprocessing config that is invalid or from another version"
@@ -42,6 +44,7 @@ class Preprocess:
     face_scale:float=1.3 # crop side / larger side of the landmark box (crop='face')
     jpeg_quality:int|None=None # re-encode as JPEG at this quality after resizing (None: no re-encoding)
     resample:str='bilinear' # PIL resampling filter: 'bilinear', 'bicubic' or 'lanczos'
+    resize:str='pil' # 'pil' (PIL with `resample`) or 'tensor' (released code: bilinear on the [0,1] tensor, no antialiasing)
     mean:tuple=CLIP_MEAN # per-channel normalisation mean
     std:tuple=CLIP_STD # per-channel normalisation std
     version:int=PREPROCESS_VERSION # config format version
@@ -50,6 +53,7 @@ class Preprocess:
         if self.version != PREPROCESS_VERSION: raise PreprocessError(
             f"preprocessing version {self.version} is not supported by this aigfd (expects {PREPROCESS_VERSION})")
         if self.crop not in CROPS: raise PreprocessError(f"crop={self.crop!r}: choose one of {CROPS}")
+        if self.resize not in RESIZES: raise PreprocessError(f"resize={self.resize!r}: choose one of {RESIZES}")
         if self.resample not in _RESAMPLE: raise PreprocessError(f"resample={self.resample!r}: choose one of {tuple(_RESAMPLE)}")
         if not (isinstance(self.size, int) and self.size >= 16): raise PreprocessError(f"size={self.size!r}: need an int >= 16")
         if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100: raise PreprocessError(f"jpeg_quality={self.jpeg_quality}: need 1..100 or None")
@@ -81,13 +85,20 @@ def jpeg_reencode(im:Image.Image, # RGB image
     return Image.open(buf).convert('RGB')
 
 @patch
+def crop_image(self:Preprocess, im:Image.Image, # RGB image
+               box=None, # face box (x0,y0,x1,y1) for crop='face'
+              ) -> Image.Image:
+    "The crop step alone (the whole image for crop='none')."
+    w, h = im.size
+    if self.crop == 'center' or (self.crop == 'face' and box is None): return im.crop(_center_square(w, h))
+    return im.crop(face_crop_box(box, w, h, self.face_scale)) if self.crop == 'face' else im
+
+@patch
 def image(self:Preprocess, im:Image.Image, # RGB image
           box=None, # face box (x0,y0,x1,y1) for crop='face'
          ) -> Image.Image:
     "Crop, resize and (optionally) JPEG re-encode one RGB image."
-    w, h = im.size
-    if self.crop == 'center' or (self.crop == 'face' and box is None): im = im.crop(_center_square(w, h))
-    elif self.crop == 'face': im = im.crop(face_crop_box(box, w, h, self.face_scale))
+    im = self.crop_image(im, box)
     im = im.resize((self.size, self.size), _RESAMPLE[self.resample])
     return jpeg_reencode(im, self.jpeg_quality) if self.jpeg_quality else im
 
@@ -96,8 +107,19 @@ def __call__(self:Preprocess, im:Image.Image, # RGB image
              box=None, # face box (x0,y0,x1,y1) for crop='face'
             ) -> torch.Tensor:
     "Normalised float tensor [3,size,size] of one RGB image."
+    if self.resize == 'tensor': return self.tensor_input(self.crop_image(im, box))
     x = (np.asarray(self.image(im, box), dtype=np.float32)/255. - np.float32(self.mean))/np.float32(self.std)  # numpy: no thread start-up per image
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+# %% ../nbs/08a_features.ipynb #433152c2
+@patch
+def tensor_input(self:Preprocess, im:Image.Image, # RGB image, already cropped (`crop_image`)
+                ) -> torch.Tensor:
+    "Normalised [3,size,size] input as the released evaluation makes it: ToTensor, bilinear resize of the tensor without antialiasing, Normalize."
+    if self.jpeg_quality: im = jpeg_reencode(im, self.jpeg_quality)
+    x = torch.from_numpy(np.asarray(im, dtype=np.float32).transpose(2, 0, 1).copy()) / 255.  # ToTensor: [0, 1] float32
+    x = F.interpolate(x[None], (self.size, self.size), mode='bilinear', align_corners=False, antialias=False)[0]
+    return (x - torch.tensor(self.mean)[:, None, None]) / torch.tensor(self.std)[:, None, None]
 
 # %% ../nbs/08a_features.ipynb #67be5aa1
 def embedder(model:Callable, # nn.Module (uses `.embed` if present) or any batch->features callable

@@ -20,21 +20,29 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.pipeline import make_pipeline, Pipeline
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
+from .protocol import get_protocol
 from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_paths, scan_images, warn_skipped, no_images_error
 from .model import load_model, read_config
 from fastcore.basics import patch
 from .features import Preprocess, PreprocessError, embedder, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError
 
 # %% auto #0
-__all__ = ['DETECTOR_FORMAT', 'DETECTOR_VERSION', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at', 'percentile_of',
-           'DetectorFileError', 'Detector', 'fit_detector']
+__all__ = ['GMM_DTYPES', 'DETECTOR_FORMAT', 'DETECTOR_VERSION', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at',
+           'percentile_of', 'DetectorFileError', 'Detector', 'fit_detector']
 
 # %% ../nbs/08b_gmm.ipynb #b4bddd60
 class GMMError(AigfdError, ValueError):
     "Features that a GMM cannot be fitted to or scored on"
 
-def _check_features(X, what='features') -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
+GMM_DTYPES = ('float64', 'float32')  # aigfd's default; the released code's (scikit-learn keeps float32 features float32)
+
+def _check_dtype(dtype) -> str:
+    d = str(dtype).replace('torch.', '')
+    if d not in GMM_DTYPES: raise GMMError(f"GMM dtype {dtype!r}: use 'float64' (default) or 'float32' (released code)")
+    return d
+
+def _check_features(X, what='features', dtype='float64') -> np.ndarray:
+    X = np.asarray(X, dtype=_check_dtype(dtype))
     if X.ndim != 2: raise GMMError(f"{what} must be a 2-D array [n, dim], got shape {X.shape}")
     bad = ~np.isfinite(X).all(1)
     if bad.any(): raise GMMError(f"{what}: {bad.sum()} of {len(X)} rows contain NaN/inf (failed images?); drop them first")
@@ -46,10 +54,11 @@ def fit_gmm(X, # fitting features [n, dim] of photographic faces
             random_state:int=2024, # seed of the k-means++ initialisation
             max_iter:int=100, # EM iterations at most
             pca_dim:int|None=None, # project onto this many principal components first (None: raw features, paper)
+            dtype:str='float64', # precision of the fit and of scoring: 'float64' or 'float32' (released code)
             **kwargs, # passed on to `GaussianMixture`
            ) -> 'GMMScorer':
     "Fit the paper's GMM to `X`; returns a `GMMScorer` (with `.sklearn` and `.pca`)."
-    X = _check_features(X, 'fitting features')
+    X = _check_features(X, 'fitting features', dtype)
     n, d = X.shape
     if not (isinstance(n_components, (int, np.integer)) and n_components >= 1): raise GMMError(f"n_components={n_components!r}: need an integer >= 1")
     if n < n_components: raise GMMError(f"{n} fitting samples for {n_components} components: need at least as many samples as components")
@@ -70,13 +79,17 @@ def fit_gmm(X, # fitting features [n, dim] of photographic faces
         f"the GMM could not be fitted ({str(e)[:160]}); features of extreme magnitude or near-constant dimensions: "
         f"standardise them, raise reg_covar or use pca_dim") from None
     if not gm.converged_: warnings.warn(f"GMM did not converge in {max_iter} EM iterations", stacklevel=2)
-    return GMMScorer.from_sklearn(gm, pca)
+    return GMMScorer.from_sklearn(gm, pca, dtype=dtype)
 
 # %% ../nbs/08b_gmm.ipynb #a9aa7535
 class GMMScorer:
-    "A fitted GMM (optionally behind a PCA) that scores features in float64 torch."
-    def __init__(self, weights, means, prec_chol, covariances=None, pca_mean=None, pca_components=None):
-        t = lambda a: None if a is None else torch.as_tensor(np.asarray(a), dtype=torch.float64)
+    "A fitted GMM (optionally behind a PCA) that scores features in float64 (or float32) torch."
+    def __init__(self, weights, means, prec_chol, covariances=None, pca_mean=None, pca_components=None,
+                 dtype:str|None=None, # 'float64' or 'float32'; None: float32 if `means` is float32, else float64
+                ):
+        if dtype is None: dtype = 'float32' if np.asarray(means).dtype == np.float32 else 'float64'
+        self.dtype = getattr(torch, _check_dtype(dtype))
+        t = lambda a: None if a is None else torch.as_tensor(np.asarray(a), dtype=self.dtype)
         self.weights, self.means, self.prec_chol, self.covariances = t(weights), t(means), t(prec_chol), t(covariances)
         self.pca_mean, self.pca_components = t(pca_mean), t(pca_components)
         K, d = self.means.shape
@@ -94,13 +107,14 @@ class GMMScorer:
     @classmethod
     def from_sklearn(cls, gm:GaussianMixture, # fitted full-covariance mixture
                      pca:Pipeline|None=None, # fitted StandardScaler+PCA pipeline in front, if any
+                     dtype:str='float64', # precision to score in
                     ):
         if gm.covariance_type != 'full': raise GMMError(f"only covariance_type='full' is supported, got {gm.covariance_type!r}")
         pm = pc = None
         if pca is not None:  # fold the scaler into the projection: ((x-m)/s - c) @ W.T == (x - (m + s*c)) @ (W/s).T
             sc, p = pca[0], pca[-1]
             pm, pc = sc.mean_ + sc.scale_*p.mean_, p.components_/sc.scale_[None]
-        s = cls(gm.weights_, gm.means_, gm.precisions_cholesky_, gm.covariances_, pm, pc)
+        s = cls(gm.weights_, gm.means_, gm.precisions_cholesky_, gm.covariances_, pm, pc, dtype=dtype)
         s.sklearn, s.pca = gm, pca
         return s
 
@@ -109,15 +123,15 @@ class GMMScorer:
               device:str='cpu', # torch device to compute on
               bound_rank:int|None=None, # directions per component that bound its likelihood, to skip components that cannot matter (None: max(K-1, 8); 0: compute all)
              ) -> np.ndarray:
-        "Log-likelihood of every row of `X` (float64)."
-        X = torch.as_tensor(_check_features(X))
+        "Log-likelihood of every row of `X` (returned as float64; computed in the scorer's dtype)."
+        X = torch.as_tensor(_check_features(X, dtype=str(self.dtype)))
         if X.shape[1] != self.dim: raise GMMError(f"features have {X.shape[1]} dims, the GMM was fitted on {self.dim}")
         if self.pca_components is not None: X = (X - self.pca_mean) @ self.pca_components.T
         if bound_rank is None: bound_rank = max(self.n_components - 1, 8)
         prune = 0 < bound_rank and 4*bound_rank <= self.means.shape[1] and self.n_components > 1
         f = partial(self._ll_pruned, r=bound_rank) if prune else self._ll_all
         with torch.inference_mode(): out = [f(X[s:s+bs].to(device)).cpu() for s in range(0, len(X), bs)]
-        return torch.cat(out).numpy() if out else np.zeros(0)
+        return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
     def _ll_all(self, X):
         "Log-likelihoods of the rows of `X` from all K components at once."
@@ -127,7 +141,7 @@ class GMMScorer:
         return torch.logsumexp(const - .5*y, dim=1)
 
     def tensors(self) -> dict:
-        "The parameters as named float64 tensors (for saving)."
+        "The parameters as named tensors in the scorer's dtype (for saving; `load` reads the dtype back from them)."
         names = ('weights', 'means', 'prec_chol', 'covariances', 'pca_mean', 'pca_components')
         return {n: getattr(self, n).contiguous() for n in names if getattr(self, n) is not None}
 
@@ -165,10 +179,15 @@ def _ll_pruned(self:GMMScorer, X, r:int=16, margin:float=50.):
 # %% ../nbs/08b_gmm.ipynb #d1ddae85
 def threshold_at(ll_fit, # log-likelihoods of the fitting (photographic) faces
                  fpr:float=0.05, # false-alarm rate on photographic faces
+                 method:str='percentile', # 'percentile' (interpolated) or 'order_statistic' (released code: sorted(ll)[int(fpr*n)])
                 ) -> float:
     "Log-likelihood threshold flagging a share `fpr` of the fitting faces."
     if not 0 <= fpr < 1: raise AigfdError(f"fpr={fpr}: need 0 <= fpr < 1")
-    return float(np.percentile(ll_fit, 100*fpr))
+    ll = np.asarray(ll_fit, np.float64).ravel()
+    if not len(ll): raise AigfdError("no fitting log-likelihoods to set a threshold on")
+    if method == 'percentile': return float(np.percentile(ll, 100*fpr))
+    if method == 'order_statistic': return float(np.sort(ll)[int(fpr*len(ll))])
+    raise AigfdError(f"threshold method {method!r}: use 'percentile' or 'order_statistic'")
 
 def percentile_of(ll, # log-likelihoods to place
                   quantiles, # 1001 quantiles of the fitting log-likelihoods (0, 0.1, ..., 100 %)
@@ -203,10 +222,11 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
          model:nn.Module, # backbone built by `make_backbone(**backbone)`, with its weights
          backbone:dict, # its spec, e.g. {'kind': 'aigfd', 'arch': 'resnet50', 'emb_dim': 768}
          pre:Preprocess=Preprocess(), # preprocessing
-         n_components:int=8, # 8 (paper) or 12 (released code)
+         n_components:int|None=None, # 8 (paper) or 12 (released code); None: the protocol's
          fpr:float=0.05, # false-alarm rate of the threshold
          feats=None, # precomputed fitting features (same model and preprocessing!)
          bs:int=32, # batch size of feature extraction
+         protocol:str|None=None, # 'paper' (default) or 'released-code': GMM size, precision and threshold (see `aigfd.protocol`)
          **kwargs, # passed to `fit_gmm` (pca_dim, reg_covar, ...)
         ) -> Detector:
     "Fit a detector: features of the photographic faces, GMM, threshold at `fpr`."
@@ -217,9 +237,11 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
         failed = st[~ok].to_dict('records')
         if failed: warnings.warn(f"{len(failed)} fitting images skipped: " + '; '.join(f"{r['path']}: {r['status']}" for r in failed[:10])
                                  + (' ...' if len(failed) > 10 else ''), stacklevel=2)
-    gmm = fit_gmm(feats, n_components, **kwargs)
+    P = get_protocol(protocol)
+    gmm = fit_gmm(feats, n_components or P.n_components, **{'dtype': P.gmm_dtype, **kwargs})
     ll = gmm.score(feats)
-    det = cls(pre, dict(backbone), model, gmm, threshold_at(ll, fpr), np.percentile(ll, np.linspace(0, 100, 1001)), fpr, len(feats))
+    det = cls(pre, dict(backbone), model, gmm, threshold_at(ll, fpr, P.threshold), np.percentile(ll, np.linspace(0, 100, 1001)), fpr, len(feats))
+    det.info['protocol'] = P.name
     if failed: det.info['failed'] = failed
     return det
 
@@ -306,22 +328,24 @@ def score(self:Detector, images, # image files, a folder, or PIL images
 def fit_detector(real, # folder(s) or files of photographic faces
                  model, # trained weights (`.safetensors` written by `train`/`save_model`) or an `AIGFDNet`
                  out:str|Path|None=None, # write the detector here (`.safetensors`)
-                 n_components:int=8, # GMM components: 8 (paper) or 12 (released code)
+                 n_components:int|None=None, # GMM components: 8 (paper) or 12 (released code); None: the protocol's
                  fpr:float=0.05, # false-alarm rate of the threshold on the fitting faces
                  crop:str='face', # 'face' (1.3x landmark box), 'center' or 'none' (whole image, paper)
                  jpeg_quality:int|None=90, # re-encode every image at this quality (None: no re-encoding)
                  size:int|None=None, # input size (default: the model's training size)
+                 protocol:str|None=None, # 'paper' or 'released-code' (`aigfd.protocol`); None: the one the model was trained under
                 ) -> Detector:
     "Fit the GMM of `Detector` on photographic faces with a trained aigfd network."
     if isinstance(model, (str, Path)):
         mp = Path(model); m = load_model(mp); cfg = read_config(mp)
     else: m, cfg = model, model.config
-    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality)
+    P = get_protocol(protocol or cfg.get('protocol') or (cfg.get('config') or {}).get('protocol'))  # `train` records it in the config
+    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality, resize=P.resize)
     files, skipped = scan_images(*as_paths(real))
     if not files: raise no_images_error(real, skipped)
     warn_skipped(skipped)
     det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
-                       n_components=n_components, fpr=fpr)
+                       n_components=n_components, fpr=fpr, protocol=P)
     det.info.update(fitted_on=[str(r) for r in as_paths(real)][:20])
     if skipped: det.info['skipped'] = [dict(path=str(f), status=f'skipped: {why}') for f, why in skipped]
     if out is not None: det.save(out)

@@ -28,6 +28,7 @@ from fastai.optimizer import Adam
 from fastai.torch_core import set_seed, rank_distrib, num_distrib
 from .core import AigfdError, EXIF_TAGS, HEAD_NAMES, interactive
 from .losses import FiveTaskLoss, pair_labels
+from .protocol import get_protocol
 from .model import AIGFDNet, aigfd_splitter, save_model
 
 log = logging.getLogger('aigfd.train')
@@ -48,7 +49,8 @@ class TrainConfig:
     t_max:int=10  # reference code's CosineAnnealingLR T_max (epochs)
     wd:float=1e-4; decouple_wd:bool=False; betas:tuple=(0.9, 0.98); eps:float=1e-6
     init:str='random'; weights:str|None=None  # see `AIGFDNet`
-    sigma:float|None=None  # Thurstone sigma of `FiveTaskLoss` (None: its default)
+    sigma:float|None=None  # Thurstone sigma of `FiveTaskLoss` (None: the protocol's)
+    protocol:str='paper'  # 'paper' or 'released-code' (`aigfd.protocol`): sigma, face crop, where negatives are made
     use_rank:bool=True; use_manip:bool=True  # pretext terms (paper Table III ablations: one of them False)
     min_items:int=8  # refuse training sets smaller than this
     valid_pct:float=0.2; manip_size:int=224; variants:int|None=None; num_workers:int=0  # passed to `aigfd.data.get_dls`
@@ -212,7 +214,7 @@ def aigfd_learner(dls:DataLoaders, # batches (x, exif, manip)
     if model is None:
         set_seed(cfg.seed)
         model = AIGFDNet(cfg.arch, emb_dim=cfg.emb_dim, init=cfg.init, weights=cfg.weights, img_size=cfg.img_size)
-    loss = FiveTaskLoss(use_rank=cfg.use_rank, use_manip=cfg.use_manip, **({} if cfg.sigma is None else dict(sigma=cfg.sigma)))
+    loss = FiveTaskLoss(use_rank=cfg.use_rank, use_manip=cfg.use_manip, sigma=get_protocol(cfg.protocol).sigma if cfg.sigma is None else cfg.sigma)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     cbs = [EpochSeed(cfg.seed), NoExifCounter()]
     if checkpoints: cbs += [SaveModelCallback(every_epoch=True, with_opt=True, fname='model'), KeepLastCheckpoints(cfg.keep_checkpoints)]
@@ -318,7 +320,7 @@ def _data(cfg:TrainConfig, data_kwargs:dict) -> DataLoaders:
     try: from aigfd.data import get_dls
     except ImportError as e: raise AigfdError(f"aigfd.data is not available ({e}); pass dls= to train()") from None
     kw = dict(size=cfg.img_size, bs=cfg.bs, seed=cfg.seed, valid_pct=cfg.valid_pct, manip_size=cfg.manip_size,
-              variants=cfg.variants, num_workers=cfg.num_workers, min_items=cfg.min_items)
+              variants=cfg.variants, num_workers=cfg.num_workers, min_items=cfg.min_items, protocol=cfg.protocol)
     return get_dls(**{**kw, **data_kwargs})
 
 @contextmanager
@@ -344,6 +346,7 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
          ) -> Learner:
     "Train the pretext model; checkpoints, history, loss curve and final model land in `out`."
     cfg = get_config(preset, **overrides)
+    cfg.protocol = get_protocol(cfg.protocol).name  # an unknown protocol stops here, before any data is read
     if cfg.init == 'exif-as-language' and not cfg.weights: raise AigfdError(
         "init 'exif-as-language' (the paper preset) needs weights='/path/to/wrapper_75_new.pth', "
         "the EXIF-as-language checkpoint; or choose init='random' or 'timm'")
@@ -385,8 +388,9 @@ def aigfd_train(preset:str='cpu', # preset: 'cpu' or 'paper'
                 out:str=None, # run folder
                 resume_from:str=None, # checkpoint to continue from
                 threads:int=None, # compute threads of torch and BLAS (default: as they are)
+                protocol:str=None, # 'paper' (default) or 'released-code' (see `aigfd.protocol`)
                ):
     "Train the aigfd pretext model on the configured data."
     ov = {k: v for k, v in dict(epochs=epochs, lr=lr, bs=bs, arch=arch, img_size=img_size, init=init, weights=weights,
-                                 sched=sched, seed=seed, out=out, threads=threads).items() if v is not None}
+                                 sched=sched, seed=seed, out=out, threads=threads, protocol=protocol).items() if v is not None}
     train(preset, resume_from=resume_from, data_kwargs=dict(items=data) if data else None, **ov)

@@ -2,6 +2,8 @@
 
 Both run the four manipulations of real minibench faces at 224 px with the same blend ratio and warp seed, on the
 same number of OpenCV threads; outputs must agree within 1 grey level of mean absolute difference (asserted).
+The warp's baseline is imgaug's call with its 0.4 default grid (rows and cols each drawn from {2, 3, 4}); a second
+table times the warp on each of the nine grids, fixed, against imgaug with that grid.
 
     python benchmarks/manipulate.py [--n 60] [--threads 1] [--reps 3]
 
@@ -13,7 +15,7 @@ import numpy as np, cv2, imgaug
 from threadpoolctl import threadpool_limits, threadpool_info
 from aigfd.core import read_manifest, MANIPULATIONS
 from aigfd.landmarks import landmarks_for
-from aigfd.manipulate import KINDS, PAD, REGIONS, manipulate, to_size
+from aigfd.manipulate import KINDS, PAD, REGIONS, manipulate, to_size, piecewise_affine
 
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 ELLIPSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
@@ -45,12 +47,13 @@ def baseline_mask(box, shape):
     m = cv2.GaussianBlur(e, (51, 51), 10)
     return m/m.max()
 
-def baseline_warp(a, seed):
-    "The authors' imgaug call, as is."
+def baseline_warp(a, seed, grid=None):
+    "The authors' imgaug call, as is: `PiecewiseAffine(scale=(0.04, 0.05))` with imgaug 0.4's default grid (or a fixed one)."
     import imgaug.augmenters as iaa, warnings
+    kw = {} if grid is None else dict(nb_rows=grid[0], nb_cols=grid[1])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        return iaa.PiecewiseAffine(scale=(0.04, 0.05), nb_rows=4, nb_cols=4, order=1, cval=0, mode='constant', seed=seed)(image=a)
+        return iaa.PiecewiseAffine(scale=(0.04, 0.05), seed=seed, **kw)(image=a)
 
 def baseline_manipulate(a, lm, kind, ratio, warp_seed):
     "The whole-image reference recipe on a 224 px face `a` with landmarks `lm` (fallback: the same imgaug warp)."
@@ -108,7 +111,26 @@ def run(n=60, threads=1, reps=3):
     T = T.min(2)/len(data)
     table(T[0, 0], T[1, 0], 'wall clock')
     table(T[0, 1], T[1, 1], 'process CPU time')
+    grids(data, reps)
     return T
+
+GRIDS = [(r, c) for r in (2, 3, 4) for c in (2, 3, 4)]  # the nine grids imgaug 0.4 draws from by default
+
+def grids(data, reps=3):
+    "The warp on every control grid: fast path against imgaug's call with that grid fixed (same seeds), pixels compared."
+    print(f"-- warp by control grid (rows x cols), process CPU ms per face, best of {reps}")
+    print(f"{'grid':<8}{'imgaug ms':>10}{'fast ms':>9}{'speed-up':>10}{'identical':>11}")
+    ratios = []
+    for g in GRIDS:
+        same = sum((piecewise_affine(a, i, grid=g) == baseline_warp(a, i, g)).all() for i, (a, _) in enumerate(data))
+        tb = tf = np.inf
+        for rep in range(reps):
+            _, _, c = _timed(lambda: [baseline_warp(a, i, g) for i, (a, _) in enumerate(data)]); tb = min(tb, c)
+            _, _, c = _timed(lambda: [piecewise_affine(a, i, grid=g) for i, (a, _) in enumerate(data)]); tf = min(tf, c)
+        ratios.append(tb/tf)
+        print(f"{g[0]}x{g[1]:<6}{1e3*tb/len(data):>10.2f}{1e3*tf/len(data):>9.2f}{tb/tf:>9.1f}x{same:>7}/{len(data)}")
+    print(f"slowest grid ratio {min(ratios):.1f}x, all nine at least 5x: {min(ratios) >= 5}")
+    return ratios
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -48,12 +48,21 @@ def test_fixed_kernel():
         k = _fixed_kernel(s)
         assert k.sum() == 256 and len(k) == 91 and (k == k[::-1]).all()
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(30, 260), st.integers(30, 260), st.integers(0, 2**31-1), st.integers(0, 60))
-def test_fast_warp_is_imgaug(h, w, seed, lo):
+GRIDS = [None] + [(r, c) for r in (2, 3, 4) for c in (2, 3, 4)]  # imgaug 0.4's random draw, then the nine fixed grids
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(30, 260), st.integers(30, 260), st.integers(0, 2**31-1), st.integers(0, 60), st.sampled_from(GRIDS))
+def test_fast_warp_is_imgaug(h, w, seed, lo, grid):
     a = np.random.default_rng(seed).integers(lo, 256, (h, w, 3), dtype=np.uint8)   # lo>0: no zeros (skimage's clip)
-    np.testing.assert_array_equal(piecewise_affine(a, seed), ref.baseline_warp(a, seed))
-    np.testing.assert_array_equal(piecewise_affine(a, seed, backend='imgaug'), ref.baseline_warp(a, seed))
+    np.testing.assert_array_equal(piecewise_affine(a, seed, grid=grid), ref.baseline_warp(a, seed, grid))
+    np.testing.assert_array_equal(piecewise_affine(a, seed, backend='imgaug', grid=grid), ref.baseline_warp(a, seed, grid))
+
+@pytest.mark.parametrize('grid', GRIDS[1:])
+def test_fast_warp_every_grid_real_face(grid):
+    "Pixel-identical to imgaug on a real face for each of the nine grids (several seeds each)"
+    f = read_manifest().query("role=='real_face'").file.iloc[0]
+    a, _ = to_size(f, None)
+    for seed in range(4): np.testing.assert_array_equal(piecewise_affine(a, seed, grid=grid), ref.baseline_warp(a, seed, grid))
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(corners, st.integers(0, 2), st.sampled_from([0.75, 1.]), st.integers(0, 2**31-1))
