@@ -28,11 +28,13 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
                 json:str=None, # also write the table to this JSON file (records)
                 bs:int=32, # batch size
                 quiet:bool=False, # no progress bar
+                center_crop:bool=False, # score images without a detected face on their centred square (default: verdict 'no face')
                ):
-    "Score face images: log-likelihood, percentile among photographic faces and verdict."
+    "Score face images: status, log-likelihood, percentile among photographic faces and verdict."
     det = Detector.load(detector)
     files = [f for p in as_paths(paths) for f in (image_files(p) if p.is_dir() else [p])]
-    df = det.score(files, bs=bs, progress=not quiet)
+    df = det.score(files, bs=bs, progress=not quiet, center_crop=center_crop)
+    print(f"verdicts: {df.attrs['threshold']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
         print(df.to_string(index=False, float_format=lambda v: f'{v:.2f}'))
     if csv: df.to_csv(csv, index=False)
@@ -44,15 +46,28 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
 def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photographic faces
               model:str, # trained weights (`run/final.safetensors`)
               out:str='detector.safetensors', # detector file to write
-              n_components:int=8, # GMM components: 8 (paper) or 12 (released code)
-              fpr:float=0.05, # false-alarm rate of the threshold
+              n_components:str='8', # GMM components: 8 (paper), 12 (released code) or 'auto' (held-out log-likelihood)
+              fpr:float=0.05, # false-alarm rate to aim for on photographic faces, in (0, 1)
               crop:str='face', # 'face', 'center' or 'none'
               jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
+              pca_dim:str='none', # principal components before the GMM: a number, 'none' (raw features, paper) or 'auto'
+              covariance:str='full', # GMM covariance: 'full' (paper), 'diag', 'tied' or 'auto'
+              threshold:str='heldout', # 'heldout' (K-fold cross-fitting) or 'in-sample' (paper, released code)
+              border:str='pad', # face square past the image border: 'pad' or 'stretch' (released code)
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
-    det = fit_detector(real, model, out, n_components, fpr, crop, jpeg_quality or None)
-    print(f"fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
+    det = fit_detector(real, model, out, _int_or_auto(n_components, 'n-components'), fpr, crop, jpeg_quality or None,
+                       covariance_type=covariance, pca_dim=None if pca_dim.lower() == 'none' else _int_or_auto(pca_dim, 'pca-dim'),
+                       threshold=threshold, border=border)
+    g = det.calibration.get('gmm', {})
+    print(f"fitted a {det.gmm.n_components}-component {g.get('covariance_type', 'full')}-covariance GMM (pca_dim {g.get('pca_dim')}) on {det.n_fit} faces; saved {out}")
+    print(det.describe_threshold())
     return det
+
+def _int_or_auto(v, name):
+    if str(v).lower() == 'auto': return 'auto'
+    try: return int(v)
+    except ValueError: raise AigfdError(f"--{name} {v!r}: need an integer or 'auto'") from None
 
 @call_parse
 def aigfd_evaluate(detector:str, # detector file
