@@ -20,10 +20,11 @@ from .core import AigfdError, track
 from .gmm import fit_gmm, threshold_at, GMMError, _check_features
 
 # %% auto #0
-__all__ = ['THRESHOLD_RULES', 'SELECT_GRID', 'fpr_interval', 'crossfit_loglik', 'calibrate_threshold', 'select_gmm']
+__all__ = ['THRESHOLD_RULES', 'GMM_SETTINGS', 'SELECT_GRID', 'fpr_interval', 'crossfit_loglik', 'calibrate_threshold',
+           'fit_calibrated', 'select_gmm']
 
 # %% ../nbs/08c_calibrate.ipynb #1d25a53e
-THRESHOLD_RULES = ('heldout', 'in-sample')
+THRESHOLD_RULES = ('heldout', 'split', 'in-sample')
 
 def fpr_interval(k:int, # photographic faces flagged
                  n:int, # photographic faces scored
@@ -56,9 +57,9 @@ def crossfit_loglik(X, # fitting features [n, dim]
     return out
 
 def calibrate_threshold(X, # fitting features [n, dim]
-                        gmm, # the GMMScorer fitted on all of `X` with `gmm_kw`
+                        gmm, # the GMMScorer fitted on all of `X` with `gmm_kw` (rule 'split': fitted on other faces, `X` are the calibration faces)
                         fpr:float=0.05, # false-alarm rate to aim for on photographic faces
-                        rule:str='heldout', # 'heldout' (K-fold cross-fitting) or 'in-sample' (paper, released code)
+                        rule:str='heldout', # 'heldout' (K-fold cross-fitting), 'split' (calibration faces) or 'in-sample' (paper, released code)
                         folds:int=5, seed:int=0, # cross-fitting
                         level:float=0.95, # coverage of the interval
                         **gmm_kw, # the `fit_gmm` arguments `gmm` was fitted with
@@ -69,10 +70,42 @@ def calibrate_threshold(X, # fitting features [n, dim]
     if rule == 'in-sample':
         ll = gmm.score(X)
         return threshold_at(ll, fpr), ll, dict(rule='in-sample', fpr=fpr, n=len(ll), expected_fpr=None, ci=None)
-    ll = crossfit_loglik(X, folds, seed, **gmm_kw)
+    ll = crossfit_loglik(X, folds, seed, **gmm_kw) if rule == 'heldout' else gmm.score(X)
     thr = threshold_at(ll, fpr); k = int((ll < thr).sum())
-    return thr, ll, dict(rule='heldout', fpr=fpr, n=len(ll), folds=folds, k=k, expected_fpr=k/len(ll),
-                         ci=list(fpr_interval(k, len(ll), level)), level=level, method='K-fold cross-fitting; Clopper-Pearson interval')
+    how = f'{folds}-fold cross-fitting' if rule == 'heldout' else 'calibration split'
+    return thr, ll, dict(rule=rule, fpr=fpr, n=len(ll), folds=folds, k=k, expected_fpr=k/len(ll),
+                         ci=list(fpr_interval(k, len(ll), level)), level=level, method=f'{how}; Clopper-Pearson interval')
+
+# %% ../nbs/08c_calibrate.ipynb #050b75f2
+GMM_SETTINGS = ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')
+
+def fit_calibrated(X, # fitting features [n, dim]
+                   fpr:float=0.05, # false-alarm rate to aim for
+                   threshold:str='heldout', # 'heldout', 'split' or 'in-sample'
+                   folds:int=5, seed:int=0, # cross-fitting and selection
+                   progress:bool=False, # progress bar of the selection
+                   **gmm_kw, # `fit_gmm` arguments; n_components, covariance_type, reg_covar, pca_dim may be 'auto' or a list
+                  ) -> tuple:
+    "`(gmm, threshold, reference log-likelihoods, calibration record)` for the fitting features `X`."
+    gkw = dict(gmm_kw); gkw.setdefault('n_components', 8)
+    search = [k for k in GMM_SETTINGS if (isinstance(gkw.get(k), str) and gkw[k] == 'auto') or isinstance(gkw.get(k), (list, tuple))]
+    sel = None
+    if search:
+        grid = {'covariance_type': 'full', 'reg_covar': 1e-6, 'pca_dim': None, **{k: gkw.pop(k) for k in GMM_SETTINGS if k in gkw}}
+        sel = select_gmm(X, **grid, folds=folds, seed=seed, progress=progress, **{k: v for k, v in gkw.items() if k in ('random_state', 'max_iter')})
+        gkw.update(sel.attrs['best'])
+    if threshold == 'split':  # 1/folds of the faces calibrate a GMM fitted on the others
+        i = np.random.default_rng(seed).permutation(len(X)); m = max(1, len(X)//folds)
+        gmm = fit_gmm(X[i[m:]], **gkw)
+        thr, ll, cal = calibrate_threshold(X[i[:m]], gmm, fpr, 'split', folds, seed, **gkw)
+    else:
+        gmm = fit_gmm(X, **gkw)
+        thr, ll, cal = calibrate_threshold(X, gmm, fpr, threshold, folds, seed, **gkw)
+    cal['gmm'] = {k: gkw.get(k, v) for k, v in dict(n_components=8, covariance_type='full', reg_covar=1e-6, pca_dim=None).items()}
+    if sel is not None:
+        top = sel.head(10).astype(object)
+        cal.update(selected=search, selection=top.where(top.notna(), None).to_dict('records'))
+    return gmm, thr, ll, cal
 
 # %% ../nbs/08c_calibrate.ipynb #263bb0dd
 SELECT_GRID = dict(n_components=(1, 2, 4, 8), covariance_type=('full', 'diag', 'tied'), reg_covar=(1e-6, 1e-2), pca_dim=(8, 16, 32, 64))

@@ -46,13 +46,13 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
 def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photographic faces
               model:str, # trained weights (`run/final.safetensors`)
               out:str='detector.safetensors', # detector file to write
-              n_components:str='8', # GMM components: 8 (paper), 12 (released code) or 'auto' (held-out log-likelihood)
+              n_components:str='auto', # GMM components: 'auto' (held-out log-likelihood), 8 (paper) or 12 (released code)
               fpr:float=0.05, # false-alarm rate to aim for on photographic faces, in (0, 1)
               crop:str='face', # 'face', 'center' or 'none'
               jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
-              pca_dim:str='none', # principal components before the GMM: a number, 'none' (raw features, paper) or 'auto'
-              covariance:str='full', # GMM covariance: 'full' (paper), 'diag', 'tied' or 'auto'
-              threshold:str='heldout', # 'heldout' (K-fold cross-fitting) or 'in-sample' (paper, released code)
+              pca_dim:str='auto', # principal components before the GMM: 'auto', a number, or 'none' (raw features, paper)
+              covariance:str='auto', # GMM covariance: 'auto', 'full' (paper), 'diag' or 'tied'
+              threshold:str='heldout', # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (paper, released code)
               border:str='pad', # face square past the image border: 'pad' or 'stretch' (released code)
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
@@ -80,9 +80,11 @@ def aigfd_evaluate(detector:str, # detector file
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER)."
     res, sc = evaluate_detector(detector, real, fakes, cap, seed)
     print(to_markdown(res.round(2)))
+    print('\nimages per generator (no face: left out of the evaluation)\n' + to_markdown(res.attrs['faces']))
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
         save_table(table_i({'aigfd': res}), Path(out)/'table_i'); res.to_csv(Path(out)/'metrics.csv'); sc.to_csv(Path(out)/'scores.csv', index=False)
+        res.attrs['faces'].to_csv(Path(out)/'faces.csv')
     return res
 
 @call_parse

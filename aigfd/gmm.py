@@ -245,7 +245,7 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
          **kwargs, # passed to `fit_gmm` (pca_dim, reg_covar, covariance_type; each may be 'auto')
         ) -> Detector:
     "Fit a detector: features of the photographic faces, GMM (settings chosen where 'auto'), calibrated threshold at `fpr`."
-    from aigfd.calibrate import select_gmm, calibrate_threshold
+    from aigfd.calibrate import fit_calibrated
     n_known = len(feats) if feats is not None else len(_as_items(real_images)) if real_images is not None else None
     check_fit_settings(n_known, n_components, fpr, threshold, folds)
     failed = []
@@ -256,19 +256,8 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
         if failed: warnings.warn(f"{len(failed)} fitting images skipped: " + '; '.join(f"{r['path']}: {r['status']}" for r in failed[:10])
                                  + (' ...' if len(failed) > 10 else ''), stacklevel=2)
         check_fit_settings(len(feats), n_components, fpr, threshold, folds)
-    gkw = dict(kwargs, n_components=n_components)
-    auto = [k for k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim') if isinstance(gkw.get(k), str) and gkw[k] == 'auto']
-    sel = None
-    if auto:
-        grid = {k: gkw.pop(k) for k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim') if k in gkw}
-        sel = select_gmm(feats, **{'covariance_type': 'full', 'reg_covar': 1e-6, 'pca_dim': None, **grid}, folds=folds,
-                         **{k: v for k, v in gkw.items() if k in ('random_state', 'max_iter')})
-        gkw.update(sel.attrs['best'])
-    gmm = fit_gmm(feats, **gkw)
-    _warn_small(len(feats), gmm, gkw.get('covariance_type', 'full'))
-    thr, ll, cal = calibrate_threshold(feats, gmm, fpr, threshold, folds, **gkw)
-    cal['gmm'] = {k: v for k, v in gkw.items() if k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')}
-    if sel is not None: cal['selected'] = auto; cal['selection'] = sel.head(10).astype(object).where(sel.head(10).notna(), None).to_dict('records')
+    gmm, thr, ll, cal = fit_calibrated(feats, fpr, threshold, folds, progress=True, n_components=n_components, **kwargs)
+    _warn_small(len(feats), gmm, cal['gmm']['covariance_type'])
     det = cls(pre, dict(backbone), model, gmm, thr, np.percentile(ll, np.linspace(0, 100, 1001)), fpr, len(feats), calibration=cal)
     if failed: det.info['failed'] = failed
     return det
@@ -372,14 +361,14 @@ def score(self:Detector, images, # image files, a folder, or PIL images
 def fit_detector(real, # folder(s) or files of photographic faces
                  model, # trained weights (`.safetensors` written by `train`/`save_model`) or an `AIGFDNet`
                  out:str|Path|None=None, # write the detector here (`.safetensors`)
-                 n_components:int|str=8, # GMM components: 8 (paper), 12 (released code) or 'auto'
+                 n_components:int|str='auto', # GMM components: 'auto' (held-out log-likelihood), 8 (paper) or 12 (released code)
                  fpr:float=0.05, # false-alarm rate to aim for on photographic faces
                  crop:str='face', # 'face' (1.3x landmark box), 'center' or 'none' (whole image, paper)
                  jpeg_quality:int|None=90, # re-encode every image at this quality (None: no re-encoding)
                  size:int|None=None, # input size (default: the model's training size)
-                 covariance_type:str='full', # 'full' (paper), 'diag', 'tied' or 'auto'
-                 pca_dim:int|str|None=None, # principal components before the GMM (None: raw features, paper; 'auto')
-                 threshold:str='heldout', # 'heldout' (K-fold cross-fitting) or 'in-sample' (paper, released code)
+                 covariance_type:str='auto', # 'auto', 'full' (paper), 'diag' or 'tied'
+                 pca_dim:int|str|None='auto', # principal components before the GMM: 'auto', a number, or None (raw features, paper)
+                 threshold:str='heldout', # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (paper, released code)
                  border:str='pad', # face square past the image border: 'pad' or 'stretch' (released code)
                 ) -> Detector:
     "Fit the GMM of `Detector` on photographic faces with a trained aigfd network."
