@@ -255,7 +255,8 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
         failed = st[~ok].to_dict('records')
         if failed: warnings.warn(f"{len(failed)} fitting images skipped: " + '; '.join(f"{r['path']}: {r['status']}" for r in failed[:10])
                                  + (' ...' if len(failed) > 10 else ''), stacklevel=2)
-        check_fit_settings(len(feats), n_components, fpr, threshold, folds)
+        try: check_fit_settings(len(feats), n_components, fpr, threshold, folds)
+        except AigfdError as e: raise AigfdError(f"{len(feats)} usable fitting samples of {len(st)} images (the others failed to load): {e}") from None
     gmm, thr, ll, cal = fit_calibrated(feats, fpr, threshold, folds, progress=True, n_components=n_components, **kwargs)
     _warn_small(len(feats), gmm, cal['gmm']['covariance_type'])
     det = cls(pre, dict(backbone), model, gmm, thr, np.percentile(ll, np.linspace(0, 100, 1001)), fpr, len(feats), calibration=cal)
