@@ -29,8 +29,9 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
                 bs:int=32, # batch size
                 min_face:int=80, # with face crops: when no face is found, detect again at a size that finds faces of this side (px; 0: no second pass)
                 quiet:bool=False, # no progress bar
+                center_crop:bool=False, # score images without a detected face on their centred square (default: verdict 'no face')
                ):
-    "Score face images: log-likelihood, percentile among photographic faces and verdict."
+    "Score face images: status, log-likelihood, percentile among photographic faces and verdict."
     from aigfd.core import check_number, check_out_path
     check_number(bs, '--bs', 1, integer=True); check_number(min_face, '--min-face', 0, integer=True)
     check_out_path(csv, '--csv'); check_out_path(json, '--json')
@@ -39,7 +40,8 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
     if det.pre.crop == 'face':
         from aigfd.landmarks import Landmarker
         lm = Landmarker('auto', min_face=min_face or None)
-    df = det.score(list(paths), bs=bs, progress=not quiet, landmarker=lm)  # folders expanded by the API's rule (`aigfd.core.scan_images`)
+    df = det.score(list(paths), bs=bs, progress=not quiet, landmarker=lm, center_crop=center_crop)  # folders expanded by the API's rule (`aigfd.core.scan_images`)
+    print(f"verdicts: {df.attrs['threshold']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
         print(df.to_string(index=False, float_format=lambda v: f'{v:.2f}'))
     if csv: df.to_csv(csv, index=False)
@@ -51,26 +53,38 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
 def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photographic faces
               model:str, # trained weights (`run/final.safetensors`)
               out:str='detector.safetensors', # detector file to write
-              n_components:int=None, # GMM components: 8 (paper) or 12 (released code); default: the protocol's
-              fpr:float=0.05, # false-alarm rate of the threshold
+              n_components:str='auto', # GMM components: 'auto' (held-out log-likelihood), 8 (paper) or 12 (released code)
+              fpr:float=0.05, # false-alarm rate to aim for on photographic faces, in (0, 1)
               crop:str='face', # 'face', 'center' or 'none'
               jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
+              pca_dim:str='auto', # principal components before the GMM: 'auto', a number, or 'none' (raw features, paper)
+              covariance:str='auto', # GMM covariance: 'auto', 'full' (paper), 'diag' or 'tied'
+              threshold:str='heldout', # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (paper, released code)
+              border:str=None, # face square past the image border: 'pad' or 'stretch' (released code); default: the protocol's
               threads:int=None, # compute threads of torch and BLAS (default: as they are); recorded in the detector
               protocol:str=None, # 'paper' or 'released-code' (default: the one the model was trained under)
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
     from aigfd.core import check_number, check_out_path
     from aigfd.features import CROPS
-    check_number(n_components, '--n-components', 1, integer=True); check_number(fpr, '--fpr', 0, 0.999)
     check_number(jpeg_quality, '--jpeg-quality', 0, 100, integer=True); check_out_path(out, '--out')
     if crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
     from aigfd.repro import threads as _threads, environment
     with _threads(threads):
-        det = fit_detector(real, model, None, n_components, fpr, crop, jpeg_quality or None, protocol=protocol)
+        det = fit_detector(real, model, None, _int_or_auto(n_components, 'n-components'), fpr, crop, jpeg_quality or None,
+                           covariance_type=covariance, pca_dim=None if pca_dim.lower() == 'none' else _int_or_auto(pca_dim, 'pca-dim'),
+                           threshold=threshold, border=border, protocol=protocol)
         det.info.update(environment=environment())
     det.save(out)
-    print(f"protocol {det.info['protocol']}: fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
+    g = det.calibration.get('gmm', {})
+    print(f"protocol {det.info['protocol']}: fitted a {det.gmm.n_components}-component {g.get('covariance_type', 'full')}-covariance GMM (pca_dim {g.get('pca_dim')}) on {det.n_fit} faces; saved {out}")
+    print(det.describe_threshold())
     return det
+
+def _int_or_auto(v, name):
+    if str(v).lower() == 'auto': return 'auto'
+    try: return int(v)
+    except ValueError: raise AigfdError(f"--{name} {v!r}: need an integer or 'auto'") from None
 
 @call_parse
 def aigfd_evaluate(detector:str, # detector file
@@ -95,6 +109,7 @@ def aigfd_evaluate(detector:str, # detector file
     print(f"protocol: {res.attrs['protocol']}")
     print(md)
     if res.attrs.get('n_failed_real'): print(f"{res.attrs['n_failed_real']} photographic file(s) could not be scored (their reasons are in the per-file scores)")
+    print('\nimages per generator (no face: left out of the evaluation)\n' + to_markdown(res.attrs['faces']))
     if out:
         o = Path(out); o.mkdir(parents=True, exist_ok=True)
         save_table(table_i({'aigfd': res}), o/'table_i'); res.to_csv(o/'metrics.csv'); sc.to_csv(o/'scores.csv', index=False)
@@ -102,6 +117,7 @@ def aigfd_evaluate(detector:str, # detector file
         settings = dict(detector=str(detector), real=str(real), fakes=str(fakes), cap=cap, seed=seed, n_boot=n_boot, threads=threads)
         (o/'config.json').write_text(json.dumps({**settings, 'environment': env}, indent=1))
         (o/'report.md').write_text(f"# aigfd evaluation\n\nSettings: `{json.dumps(settings)}`\n\n{md}\n")
+        res.attrs['faces'].to_csv(o/'faces.csv')
     return res
 
 @call_parse

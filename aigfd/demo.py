@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import minibench_path, read_manifest, AigfdError, load_image
+from .core import minibench_path, read_manifest, AigfdError, load_image, track
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for
 from .manipulate import manipulate_all
@@ -24,11 +24,12 @@ from .features import Preprocess, make_backbone, ImageStats, extract_features, o
 from .gmm import Detector, GMMError
 from .repro import environment, threads, bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
 from .protocol import get_protocol
+from .calibrate import fpr_interval
 from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,
-                            save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep)
+                            save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep, face_counts)
 
 # %% auto #0
-__all__ = ['log', 'VARIANTS', 'COMPARISONS', 'demo_split', 'demo_config', 'run_demo']
+__all__ = ['log', 'VARIANTS', 'COMPARISONS', 'demo_split', 'demo_config', 'heldout_fpr_text', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #2fa86656
 log = logging.getLogger('aigfd.demo')
@@ -53,9 +54,11 @@ def demo_config(quick:bool=False, # a one-minute smoke test instead of the full 
     "Settings of the demo (the `cpu` training preset on the whole minibench, or a tiny smoke test)."
     t = get_config('cpu')
     c = dict(preset='cpu', arch=t.arch, img_size=t.img_size, epochs=6, bs=t.bs, lr=t.lr, seed=42,
-             protocol='paper', n_components=None, pca_dim=32, fpr=0.05, jpeg_quality=90, cap=5000, per_split=None, n_photos=None, sweep=[1, 2, 4, 8, 12, 16], ablations=True)
+             protocol='paper', n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto', threshold='heldout', fpr=0.05, jpeg_quality=90, cap=5000,
+             per_split=None, n_photos=None, sweep=[1, 2, 4, 8, 12, 16], sweep_pca_dim=32, before=dict(n_components=8, pca_dim=32, threshold='in-sample'), ablations=True)
     c.update(threads=2, train_seeds=3, n_boot=1000)  # reproducibility: compute threads, training seeds seed, seed+1, ..., bootstrap replicates
-    if quick: c.update(arch='resnet18', img_size=64, epochs=1, bs=16, n_components=2, pca_dim=8, per_split=24, n_photos=16, cap=24, sweep=[1, 2], train_seeds=2, n_boot=200)
+    if quick: c.update(arch='resnet18', img_size=64, epochs=1, bs=16, n_components=2, covariance_type='full', reg_covar=1e-6, pca_dim=8, per_split=24, n_photos=16, cap=24,
+                       sweep=[1, 2], sweep_pca_dim=8, before=dict(n_components=2, pca_dim=8, threshold='in-sample'), train_seeds=2, n_boot=200)
     bad = set(overrides) - set(c)
     if bad: raise AigfdError(f"unknown demo settings {sorted(bad)}; valid: {sorted(c)}")
     c = {**c, **overrides}
@@ -128,35 +131,41 @@ def _pre(c, normalised=True):
     return Preprocess(size=c['img_size'], crop='face', jpeg_quality=c['jpeg_quality'], resize=rs) if normalised else Preprocess(size=c['img_size'], resize=rs)
 
 def _step_features(out, c, mb):
-    tab = pd.read_csv(out/'split.csv'); feats = {}
+    tab = pd.read_csv(out/'split.csv'); feats = {}; border = pd.Series(False, index=tab.index)
     for norm, sfx in ((True, ''), (False, '_as_stored')):
         exts = _extractors(out, c) if norm else {'image statistics, files as stored': ImageStats()}
-        for part in ('fit', 'test'):  # each image is read and preprocessed once, then goes through every extractor
-            rows = tab[tab.split == part]
-            X, st = extract_features(list(rows.path), exts, _pre(c, norm), bs=64)
-            ok = ok_mask(st)
+        for part in ('fit', 'test', 'pretext') if norm else ('fit', 'test'):  # each image is read and preprocessed once, then goes through every extractor
+            rows = tab[(tab.split == part) & tab.face_found]  # images without a face are left out of the face evaluation (counted in faces.csv)
+            X, st = extract_features(list(rows.path), exts if part != 'pretext' else {'aigfd (ours)': exts['aigfd (ours)']}, _pre(c, norm), bs=64)
+            ok = ok_mask(st, face=norm)
+            if norm: border[rows.index] = st.border.to_numpy()
             for name, x in X.items(): feats[f'{name}|{part}'] = x[ok]
             rows[ok].to_csv(out/f'{part}_rows{sfx}.csv', index=False)
     np.savez(out/'features.npz', **feats)
+    face_counts(tab.assign(border=border)).to_csv(out/'faces.csv')
 
 def _slug(name): return name.split(' ')[0].strip(',') + ('_as_stored' if 'as stored' in name else '')
 
-def _fit_and_score(name, fit, test, c, P, fallbacks, **gkw):
-    "`fit_and_score`; a float32 fit that fails (tiny fitting sets) is redone in float64 and listed in `fallbacks`"
-    try: return fit_and_score(fit, test, c['fpr'], P.threshold, **gkw)
+def _fit_score(name, c, Xf, Xt, fallbacks:list|None=None, settings:dict|None=None):
+    "`fit_and_score` under the demo's protocol and threshold rule, with its GMM settings (or `settings`: those selected for this feature); a float32 fit that fails (tiny fitting sets) is redone in float64 and listed in `fallbacks`"
+    P = get_protocol(c['protocol'])
+    gkw = {**(settings or {k: c[k] for k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')}), 'dtype': P.gmm_dtype}
+    fs = partial(fit_and_score, Xf, Xt, c['fpr'], c['threshold'], P.threshold)
+    try: return fs(**gkw)
     except GMMError as e:
-        if gkw.get('dtype') != 'float32': raise
-        log.warning(f"{name}: the float32 GMM could not be fitted ({str(e)[:80]}...); refitted in float64"); fallbacks.append(name)
-        return fit_and_score(fit, test, c['fpr'], P.threshold, **{**gkw, 'dtype': 'float64'})
+        if gkw['dtype'] != 'float32': raise
+        log.warning(f"{name}: the float32 GMM could not be fitted ({str(e)[:80]}...); refitted in float64")
+        if fallbacks is not None: fallbacks.append(name)
+        return fs(**{**gkw, 'dtype': 'float64'})
 
 def _step_eval(out, c, mb):
     F = np.load(out/'features.npz'); res = {}; fallbacks = []
     names = sorted({k.split('|')[0] for k in F.files}, key=[*VARIANTS, 'same network, random weights', 'image statistics', 'image statistics, files as stored'].index)
-    P = get_protocol(c['protocol'])
-    gkw = dict(n_components=c['n_components'], pca_dim=c['pca_dim'], dtype=P.gmm_dtype)
-    for name in names:
+    gkw = {k: c[k] for k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')}; cal = {}
+    for name in track(names, 'GMM per feature (model selection, calibration)'):
         tt = pd.read_csv(out/('test_rows_as_stored.csv' if 'as stored' in name else 'test_rows.csv'))
-        ll, thr, g = _fit_and_score(name, F[f'{name}|fit'], F[f'{name}|test'], c, P, fallbacks, **gkw)
+        ll, thr, g = _fit_score(name, c, F[f'{name}|fit'], F[f'{name}|test'], fallbacks)
+        cal[name] = g.calibration
         sc = tt.assign(ll=ll); sc.to_csv(out/f'scores_{_slug(name)}.csv', index=False)
         res[name] = evaluate_scores(sc, thr, c['cap'], c['seed']); res[name].to_csv(out/f'metrics_{_slug(name)}.csv')
         if name == 'aigfd (ours)': ours = (sc, thr)
@@ -167,12 +176,43 @@ def _step_eval(out, c, mb):
     sc, thr = ours
     _save_fig(plot_scores(sc, thr, title='log-likelihood under the GMM of photographic faces (aigfd features)'), out/'scores.png')
     _save_fig(plot_tsne(F['aigfd (ours)|test'], sc.generator.to_numpy(), title='t-SNE of aigfd features, test faces'), out/'tsne.png')
-    sw = sweep_components(F['aigfd (ours)|fit'], sc, F['aigfd (ours)|test'], ks=c['sweep'], cap=c['cap'], seed=c['seed'], fpr=c['fpr'], pca_dim=c['pca_dim'], dtype=P.gmm_dtype, threshold=P.threshold)
+    (out/'gmm_settings.json').write_text(json.dumps(cal, indent=1, default=float))
+    sw = sweep_components(F['aigfd (ours)|fit'], sc, F['aigfd (ours)|test'], ks=c['sweep'], cap=c['cap'], seed=c['seed'], fpr=c['fpr'], pca_dim=c['sweep_pca_dim'], threshold=c['threshold'], method=get_protocol(c['protocol']).threshold, dtype=get_protocol(c['protocol']).gmm_dtype)
     sw.to_csv(out/'components_sweep.csv', index=False); _save_fig(plot_sweep(sw), out/'components_sweep.png')
     m = load_model(out/'run'/'final.safetensors')
-    det = Detector.fit(None, model=m, backbone=dict(kind='aigfd', arch=c['arch'], emb_dim=m.config['emb_dim']), pre=_pre(c),
-                       feats=F['aigfd (ours)|fit'], **gkw, fpr=c['fpr'], protocol=P)
+    fit = partial(Detector.fit, None, model=m, backbone=dict(kind='aigfd', arch=c['arch'], emb_dim=m.config['emb_dim']), pre=_pre(c), feats=F['aigfd (ours)|fit'], fpr=c['fpr'], protocol=c['protocol'])
+    det = fit(**cal['aigfd (ours)']['gmm'], threshold=c['threshold'])  # the settings selected above
     det.info.update(data='minibench', split='fit', demo=c); det.save(out/'detector.safetensors')
+    _heldout_fpr(out, F, {'before': fit(**c['before']), 'after': det})
+
+def _heldout_fpr(out, F, dets):
+    "False-alarm rate of each detector on photographic faces its GMM never saw (test and pretext splits), per source, with Clopper-Pearson intervals."
+    rows = []
+    for when, d in dets.items():
+        for part in ('test', 'pretext'):
+            t = pd.read_csv(out/f'{part}_rows.csv'); real = (t.generator == 'real').to_numpy(); src = t.source[real]
+            flagged = d.gmm.score(F[f'aigfd (ours)|{part}'][real]) < d.threshold
+            for s in ['all', *sorted(src.unique())]:
+                f = flagged if s == 'all' else flagged[(src == s).to_numpy()]
+                lo, hi = fpr_interval(int(f.sum()), len(f)) if len(f) else (np.nan, np.nan)
+                g = d.calibration['gmm']
+                rows.append(dict(detector=when, gmm=f"{g['n_components']} {g['covariance_type']}, pca {g['pca_dim']}", rule=d.calibration['rule'],
+                                 faces=part, source=s, n=len(f), flagged=int(f.sum()), rate=100*f.mean() if len(f) else np.nan, ci_low=100*lo, ci_high=100*hi,
+                                 promised=d.describe_threshold()))
+    t = pd.DataFrame(rows); t.to_csv(out/'heldout_fpr.csv', index=False)
+    (out/'heldout_fpr.md').write_text(heldout_fpr_text(t) + '\n')
+
+def heldout_fpr_text(t:pd.DataFrame) -> str:
+    "Markdown paragraph and table from `heldout_fpr.csv`: the false-alarm rate on photographic faces the GMM never saw, before and after."
+    tab = t.assign(**{'rate (95 % CI)': [f"{r:.1f} % ({lo:.1f}-{hi:.1f})" for r, lo, hi in zip(t.rate, t.ci_low, t.ci_high)],
+                      'flagged': [f"{k} of {n}" for k, n in zip(t.flagged, t.n)]})
+    tab = tab.set_index(['detector', 'faces', 'source'])[['gmm', 'rule', 'flagged', 'rate (95 % CI)']]
+    tab.index = [' / '.join(i) for i in tab.index]; tab.index.name = 'detector / faces / source'
+    a = t[(t.detector == 'after') & (t.faces == 'test') & (t.source == 'all')].iloc[0]
+    b = t[(t.detector == 'before') & (t.faces == 'test') & (t.source == 'all')].iloc[0]
+    return (f"Photographic faces flagged as AI-generated among faces the GMM never saw (test split; pretext faces too), for a 5 % setting: "
+            f"before (GMM {b.gmm}, {b.rule} threshold) {b.rate:.1f} % ({b.flagged} of {b.n}); after (GMM {a.gmm}, {a.rule} threshold) {a.rate:.1f} % "
+            f"({a.flagged} of {a.n}, 95 % CI {a.ci_low:.1f}-{a.ci_high:.1f} %). The detector promises: {a.promised}.\n\n" + to_markdown(tab))
 
 # %% ../nbs/10_demo.ipynb #6c838498
 COMPARISONS = [('aigfd (ours)', 'same network, random weights'), ('aigfd (ours)', 'image statistics'),
@@ -196,21 +236,17 @@ def _step_seed_features(out, c, mb):
         for k, x in X.items(): feats[f'{k}|{part}'] = x
     np.savez(out/'features_seeds.npz', **feats)
 
-def _fit_score(c, Xf, Xt):
-    ll, thr, _ = fit_and_score(Xf, Xt, c['fpr'], n_components=c['n_components'], pca_dim=c['pca_dim'])
-    return ll, thr
-
 def _step_intervals(out, c, mb):
     F, S = np.load(out/'features.npz'), np.load(out/'features_seeds.npz')
     names = [k[:-len('|test')] for k in F.files if k.endswith('|test')]
-    boots = {}
+    boots, sel = {}, json.loads((out/'gmm_settings.json').read_text())  # every seed is fitted with the settings selected for its feature
     for name in names:
         tt = pd.read_csv(out/('test_rows_as_stored.csv' if 'as stored' in name else 'test_rows.csv'))
-        ll, thr = _fit_score(c, F[f'{name}|fit'], F[f'{name}|test'])
+        ll, thr, _ = _fit_score(name, c, F[f'{name}|fit'], F[f'{name}|test'], settings=sel[name]['gmm'])
         if not np.allclose(ll, pd.read_csv(out/f'scores_{_slug(name)}.csv').ll, rtol=1e-6, atol=1e-6):
             raise AigfdError(f"the intervals step scores {name!r} differently from the evaluate step: keep `_fit_score` and `_step_eval` in step")
         runs = [(tt.assign(ll=ll), thr)] + [(tt.assign(ll=l), t) for s in _seeds(c) if f'{name}|{s}|fit' in S.files
-                                            for l, t in [_fit_score(c, S[f'{name}|{s}|fit'], S[f'{name}|{s}|test'])]]
+                                            for l, t, _ in [_fit_score(name, c, S[f'{name}|{s}|fit'], S[f'{name}|{s}|test'], settings=sel[name]['gmm'])]]
         boots[name] = bootstrap_scores(runs, c['cap'], c['seed'], c['n_boot'], boot_seed=c['seed'])
     sm, cmp = summarise(boots), compare(boots, COMPARISONS)
     write_results(out/'results.json', sm, cmp, settings=c, environment=json.loads((out/'config.json').read_text())['environment'], n_boot=c['n_boot'])
@@ -235,9 +271,26 @@ def _repro_md(out):
 def _minibench_note(mb):
     from aigfd.minibench import rebuild_note  # a rebuilt minibench says so, and whether it is byte-identical
     return rebuild_note(mb)
+
 def _table_md(out, stem):
     "A table of the report: its version with intervals when the intervals step wrote one."
     return (out/f'{stem}_ci.md').read_text() if (out/f'{stem}_ci.md').exists() else (out/f'{stem}.md').read_text()
+
+def _faces_section(out, c):
+    md = []
+    if (out/'faces.csv').exists():
+        md += ["## Faces found, per class and generator", "", "Images without a face are left out of the face evaluation; `border`: crops whose 1.3x square ran past the "
+               "image border (padded with the mean colour).", "", to_markdown(pd.read_csv(out/'faces.csv', index_col=0)), ""]
+    if (out/'heldout_fpr.md').exists():
+        md += ["## False alarms on photographic faces the GMM never saw", "", (out/'heldout_fpr.md').read_text(), ""]
+    return md
+
+def _settings_lines(out):
+    if not (out/'gmm_settings.json').exists(): return []
+    cal = json.loads((out/'gmm_settings.json').read_text())
+    return [f"- {n}: {g['gmm']['n_components']} {g['gmm']['covariance_type']}-covariance components, reg_covar {g['gmm']['reg_covar']:g}, "
+            f"pca_dim {g['gmm']['pca_dim']}; threshold rule {g['rule']}" + (f", expected false-alarm rate {100*g['expected_fpr']:.1f} % "
+            f"(95 % CI {100*g['ci'][0]:.1f}-{100*g['ci'][1]:.1f})" if g.get('expected_fpr') is not None else '') for n, g in cal.items()]
 
 def _step_report(out, c, mb):
     steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}
@@ -249,10 +302,12 @@ def _step_report(out, c, mb):
           "## Data", "", *([note, ""] if (note := _minibench_note(mb)) else []), to_markdown(pd.crosstab(tab.generator, tab.split)), "",
           "## Pretext training (held-out validation, last epoch)", "", "```", json.dumps(h, indent=1), "```",
           "![loss curves](run/loss_curve.png)", "",
+          *_faces_section(out, c),
           "## Table I layout: GMM over each feature, per generator (%)", "",
-          "Every image (real and fake) cropped at 1.3x its landmark box, resized and re-encoded as JPEG "
-          f"q={c['jpeg_quality']} (except the row marked 'files as stored'); features projected on {c['pca_dim']} principal components, "
-          f"GMM with {c['n_components']} full-covariance components; threshold at the {100*c['fpr']:.0f}th percentile of the fitting faces.", "",
+          "Every image (real and fake) in which a face was found cropped at 1.3x its landmark box (padded, not stretched, where the square "
+          f"runs past the border), resized and re-encoded as JPEG q={c['jpeg_quality']} (except the row marked 'files as stored'). "
+          "For each feature the GMM's settings were chosen by held-out log-likelihood on the fitting faces and the threshold was set "
+          f"at {100*c['fpr']:g} % of held-out photographic log-likelihoods ({c['threshold']} rule):", "", *_settings_lines(out), "",
           _table_md(out, 'table_i'), "",
           "![components](components_sweep.png)", "",
           "## Table II layout: AUC (%) of the same GMM over different features", "",

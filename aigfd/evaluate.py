@@ -25,9 +25,9 @@ from .features import ImageStats, make_backbone
 # %% auto #0
 __all__ = ['DIFF_CATEGORIES', 'ROBUSTNESS', 'MB_GMM', 'MB_PREPROCESSING', 'EvalDataError', 'read_list_file',
            'read_generator_folders', 'read_diff', 'read_diffusionface', 'read_minibench', 'detection_metrics',
-           'balanced_sample', 'evaluate_scores', 'evaluate_detector', 'with_failed', 'fit_and_score', 'features_for',
-           'evaluate_extractors', 'split_real', 'cap_per_generator', 'table_i', 'table_ii', 'table_iii', 'to_markdown',
-           'save_table', 'plot_scores', 'plot_tsne', 'sweep_components', 'plot_sweep', 'perturbation',
+           'balanced_sample', 'evaluate_scores', 'evaluate_detector', 'with_failed', 'face_counts', 'fit_and_score',
+           'features_for', 'evaluate_extractors', 'split_real', 'cap_per_generator', 'table_i', 'table_ii', 'table_iii',
+           'to_markdown', 'save_table', 'plot_scores', 'plot_tsne', 'sweep_components', 'plot_sweep', 'perturbation',
            'robustness_sweep', 'plot_robustness', 'load_trained', 'paper_extractors', 'minibench_baselines']
 
 # %% ../nbs/09_evaluate.ipynb #05cef85e
@@ -167,9 +167,10 @@ def evaluate_detector(detector:Detector|str|Path, # a detector or its file
     paths = [str(p) for p in rf] + list(fk.path)
     sc = det.score(paths, progress=progress)
     sc['generator'] = ['real']*len(rf) + list(fk.generator)
-    ok = sc.log_likelihood.notna()
+    ok = sc.log_likelihood.notna()  # images without a face (crop='face') and unreadable files are left out, and counted
     res = evaluate_scores(sc[ok].rename(columns={'log_likelihood': 'll'}), det.threshold, cap, seed)
-    out = with_failed(res, sc); out.attrs['protocol'] = fitted
+    out = with_failed(res, sc)
+    out.attrs.update(protocol=fitted, faces=face_counts(sc.assign(label=np.where(sc.generator == 'real', 'real', 'fake'))))
     return out, sc
 
 def with_failed(res:pd.DataFrame, # `evaluate_scores` result (generators, then 'mean')
@@ -185,18 +186,38 @@ def with_failed(res:pd.DataFrame, # `evaluate_scores` result (generators, then '
     out.attrs['n_failed_real'] = int(failed.get('real', 0))
     return out
 
+def face_counts(table:pd.DataFrame, # one row per image: `generator`, `label`, and `status` (from `Detector.score`) or a boolean `face_found`; optional boolean `border`
+               ) -> pd.DataFrame:
+    "Per generator and per class: images, faces found, no face (left out of the face evaluation), unreadable, and crops that touched the border."
+    t = table.copy()
+    st = t.status.astype(str) if 'status' in t else pd.Series('ok', index=t.index)
+    if 'face_found' not in t: t['face_found'] = st.eq('ok')
+    t['face_found'] = t.face_found.fillna(False).astype(bool)
+    t['no_face'] = ~t.face_found & ~st.str.startswith('error')
+    t['unreadable'] = st.str.startswith('error')
+    cols = ['face_found', 'no_face', 'unreadable'] + (['border'] if 'border' in t else [])
+    t[cols] = t[cols].fillna(False).astype(int)
+    per = t.groupby('generator')[cols].sum().assign(images=t.groupby('generator').size())
+    cls = t.groupby('label')[cols].sum().assign(images=t.groupby('label').size()).rename(index={'real': 'all photographic', 'fake': 'all generated'})
+    out = pd.concat([per, cls])[['images'] + cols]
+    out.index.name = 'generator'
+    return out
+
 # %% ../nbs/09_evaluate.ipynb #f6627e73
 def fit_and_score(fit_feats, # features [n, d] of photographic fitting faces
                   test_feats, # features [m, d] of test faces
                   fpr:float=0.05, # false-alarm rate of the threshold
-                  threshold:str='percentile', # 'percentile' or 'order_statistic' (released code), see `threshold_at`
-                  **gmm_kw, # `fit_gmm` arguments: n_components (8), pca_dim, ...
+                  threshold:str='heldout', # 'heldout' (K-fold cross-fitting) or 'in-sample' (paper)
+                  method:str='percentile', # 'percentile' or 'order_statistic' (released code), see `threshold_at`
+                  **gmm_kw, # `fit_gmm` arguments: n_components (8), pca_dim, ... (each may be 'auto' or a list: selection)
                  ) -> tuple[np.ndarray, float, GMMScorer]:
-    "Log-likelihoods of the test faces, the threshold and the fitted GMM."
+    "Log-likelihoods of the test faces, the threshold and the fitted GMM (with `.calibration`)."
+    from aigfd.calibrate import fit_calibrated
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*covariances are singular.*')
-        g = fit_gmm(fit_feats, **gmm_kw)
-    return g.score(test_feats), threshold_at(g.score(fit_feats), fpr, threshold), g
+        g, thr, _, cal = fit_calibrated(fit_feats, fpr, threshold, method=method, **gmm_kw)
+    g.calibration = cal
+    return g.score(test_feats), thr, g
 
 def features_for(table:pd.DataFrame, # evaluation table (`path` column)
                  extractor:Callable, # feature extractor

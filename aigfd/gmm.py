@@ -24,11 +24,11 @@ from .protocol import get_protocol
 from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_paths, scan_images, warn_skipped, no_images_error
 from .model import load_model, read_config
 from fastcore.basics import patch
-from .features import Preprocess, PreprocessError, embedder, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError
+from .features import Preprocess, PreprocessError, embedder, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError, _as_items
 
 # %% auto #0
 __all__ = ['GMM_DTYPES', 'DETECTOR_FORMAT', 'DETECTOR_VERSION', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at',
-           'percentile_of', 'DetectorFileError', 'Detector', 'fit_detector']
+           'percentile_of', 'DetectorFileError', 'Detector', 'check_fit_settings', 'fit_detector']
 
 # %% ../nbs/08b_gmm.ipynb #b4bddd60
 class GMMError(AigfdError, ValueError):
@@ -55,6 +55,7 @@ def fit_gmm(X, # fitting features [n, dim] of photographic faces
             max_iter:int=100, # EM iterations at most
             pca_dim:int|None=None, # project onto this many principal components first (None: raw features, paper)
             dtype:str='float64', # precision of the fit and of scoring: 'float64' or 'float32' (released code)
+            covariance_type:str='full', # 'full' (paper, released code), 'diag', 'tied' or 'spherical'
             **kwargs, # passed on to `GaussianMixture`
            ) -> 'GMMScorer':
     "Fit the paper's GMM to `X`; returns a `GMMScorer` (with `.sklearn` and `.pca`)."
@@ -71,9 +72,9 @@ def fit_gmm(X, # fitting features [n, dim] of photographic faces
         pca = make_pipeline(StandardScaler(), PCA(pca_dim, random_state=random_state)).fit(X); X = pca.transform(X); d = pca_dim
     const = int((X.std(0) == 0).sum())
     if const: warnings.warn(f"{const} of {d} feature dimensions are constant; their variance is only reg_covar={reg_covar}", stacklevel=2)
-    if n / n_components < d: warnings.warn(f"{n} samples for {n_components} components in {d} dims: covariances are singular and held up by "
+    if n / n_components < d and covariance_type == 'full': warnings.warn(f"{n} samples for {n_components} components in {d} dims: covariances are singular and held up by "
                                           f"reg_covar={reg_covar} only; consider more samples, fewer components or pca_dim", stacklevel=2)
-    try: gm = GaussianMixture(n_components, covariance_type='full', reg_covar=reg_covar, init_params='k-means++',
+    try: gm = GaussianMixture(n_components, covariance_type=covariance_type, reg_covar=reg_covar, init_params='k-means++',
                               random_state=random_state, max_iter=max_iter, **kwargs).fit(X)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as e: raise GMMError(
         f"the GMM could not be fitted ({str(e)[:160]}); features of extreme magnitude or near-constant dimensions: "
@@ -109,12 +110,16 @@ class GMMScorer:
                      pca:Pipeline|None=None, # fitted StandardScaler+PCA pipeline in front, if any
                      dtype:str='float64', # precision to score in
                     ):
-        if gm.covariance_type != 'full': raise GMMError(f"only covariance_type='full' is supported, got {gm.covariance_type!r}")
-        pm = pc = None
+        K, d = gm.means_.shape
+        pc, cov = np.asarray(gm.precisions_cholesky_), np.asarray(gm.covariances_)
+        if gm.covariance_type == 'diag': pc, cov = pc[:, :, None]*np.eye(d), cov[:, :, None]*np.eye(d)
+        elif gm.covariance_type == 'tied': pc, cov = np.broadcast_to(pc, (K, d, d)), np.broadcast_to(cov, (K, d, d))
+        elif gm.covariance_type == 'spherical': pc, cov = pc[:, None, None]*np.eye(d), cov[:, None, None]*np.eye(d)
+        pm = pcc = None
         if pca is not None:  # fold the scaler into the projection: ((x-m)/s - c) @ W.T == (x - (m + s*c)) @ (W/s).T
             sc, p = pca[0], pca[-1]
-            pm, pc = sc.mean_ + sc.scale_*p.mean_, p.components_/sc.scale_[None]
-        s = cls(gm.weights_, gm.means_, gm.precisions_cholesky_, gm.covariances_, pm, pc, dtype=dtype)
+            pm, pcc = sc.mean_ + sc.scale_*p.mean_, p.components_/sc.scale_[None]
+        s = cls(gm.weights_, gm.means_, pc, cov, pm, pcc, dtype=dtype)
         s.sklearn, s.pca = gm, pca
         return s
 
@@ -210,26 +215,60 @@ class Detector:
     model:nn.Module|None # the backbone with its weights
     gmm:GMMScorer # mixture fitted on photographic faces
     threshold:float # log-likelihood below which a face is called AI-generated
-    quantiles:np.ndarray # 1001 quantiles of the fitting log-likelihoods
+    quantiles:np.ndarray # 1001 quantiles of the reference log-likelihoods (held-out ones under the default rule)
     fpr:float=0.05 # false-alarm rate the threshold was set at
     n_fit:int=0 # number of fitting faces
     info:dict=field(default_factory=dict) # free-form notes (data, commit, ...)
     weights_ref:dict|None=None # {'path', 'sha256'} when the weights live in another file
+    calibration:dict=field(default_factory=dict) # how the threshold was set: rule, expected false-alarm rate on new photographs and its interval (`aigfd.calibrate`)
 
 # %% ../nbs/08b_gmm.ipynb #94fa86ac
+def check_fit_settings(n_faces:int|None, # fitting faces available (None: not known yet)
+                       n_components, # int >= 1 or 'auto'
+                       fpr:float, # false-alarm rate, in (0, 1)
+                       threshold:str='heldout', # 'heldout' or 'in-sample'
+                       folds:int=5, # folds of the held-out rule
+                      ):
+    "Refuse settings that cannot work, with one line naming the numbers (called before any feature is extracted)."
+    from aigfd.calibrate import THRESHOLD_RULES
+    if isinstance(fpr, bool) or not isinstance(fpr, (int, float, np.floating)) or not 0 < fpr < 1: raise AigfdError(f"fpr={fpr!r}: need a false-alarm rate strictly between 0 and 1 (e.g. 0.05)")
+    if threshold not in THRESHOLD_RULES: raise AigfdError(f"threshold={threshold!r}: choose one of {THRESHOLD_RULES}")
+    auto = isinstance(n_components, str) and n_components == 'auto'
+    if not auto and not (isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool) and n_components >= 1):
+        raise AigfdError(f"n_components={n_components!r}: need an integer >= 1 or 'auto'")
+    if threshold == 'heldout' and not (isinstance(folds, (int, np.integer)) and folds >= 2): raise AigfdError(f"folds={folds!r}: need an integer >= 2")
+    if n_faces is None: return
+    k = 1 if auto else int(n_components)
+    need = k if threshold == 'in-sample' else -(-k*folds//(folds - 1))  # every training fold needs k faces
+    if n_faces < need: raise AigfdError(f"{n_faces} fitting faces for {k} GMM components" + ("" if threshold == 'in-sample' else f" with {folds}-fold held-out calibration")
+                                        + f": need at least {need}")
+
+def _warn_small(n, gmm, cov):
+    d, k = gmm.means.shape[1], gmm.n_components
+    per = {'full': d*(d+3)//2, 'diag': 2*d, 'spherical': d + 1}.get(cov, d)
+    if cov != 'tied' and n/k < per: warnings.warn(
+        f"{n} fitting faces for {k} {cov}-covariance components in {d} dims: {n/k:.0f} faces per component for {per} parameters each; "
+        f"the fitting faces' own log-likelihoods overstate new faces' (use n_components='auto', a smaller pca_dim or more faces)", stacklevel=3)
+
 @patch(cls_method=True)
 def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder, or PIL images); ignored if `feats` given
          model:nn.Module, # backbone built by `make_backbone(**backbone)`, with its weights
          backbone:dict, # its spec, e.g. {'kind': 'aigfd', 'arch': 'resnet50', 'emb_dim': 768}
          pre:Preprocess=Preprocess(), # preprocessing
-         n_components:int|None=None, # 8 (paper) or 12 (released code); None: the protocol's
-         fpr:float=0.05, # false-alarm rate of the threshold
+         n_components:int|str|None=None, # 8 (paper), 12 (released code) or 'auto' (held-out log-likelihood); None: the protocol's
+         fpr:float=0.05, # false-alarm rate of the threshold on photographic faces
          feats=None, # precomputed fitting features (same model and preprocessing!)
          bs:int=32, # batch size of feature extraction
-         protocol:str|None=None, # 'paper' (default) or 'released-code': GMM size, precision and threshold (see `aigfd.protocol`)
-         **kwargs, # passed to `fit_gmm` (pca_dim, reg_covar, ...)
+         threshold:str='heldout', # 'heldout' (K-fold cross-fitting) or 'in-sample' (paper, released code)
+         folds:int=5, # K of the held-out rule and of model selection
+         protocol:str|None=None, # 'paper' (default) or 'released-code': GMM size when `n_components` is None, its precision, percentile or order statistic (`aigfd.protocol`)
+         **kwargs, # passed to `fit_gmm` (pca_dim, reg_covar, covariance_type; each may be 'auto')
         ) -> Detector:
-    "Fit a detector: features of the photographic faces, GMM, threshold at `fpr`."
+    "Fit a detector: features of the photographic faces, GMM (settings chosen where 'auto'), calibrated threshold at `fpr`."
+    from aigfd.calibrate import fit_calibrated
+    P = get_protocol(protocol); n_components = P.n_components if n_components is None else n_components
+    n_known = len(feats) if feats is not None else len(_as_items(real_images)[0]) if real_images is not None else None
+    check_fit_settings(n_known, n_components, fpr, threshold, folds)
     failed = []
     if feats is None:
         feats, st = extract_features(real_images, model, pre, bs=bs)
@@ -237,13 +276,25 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
         failed = st[~ok].to_dict('records')
         if failed: warnings.warn(f"{len(failed)} fitting images skipped: " + '; '.join(f"{r['path']}: {r['status']}" for r in failed[:10])
                                  + (' ...' if len(failed) > 10 else ''), stacklevel=2)
-    P = get_protocol(protocol)
-    gmm = fit_gmm(feats, n_components or P.n_components, **{'dtype': P.gmm_dtype, **kwargs})
-    ll = gmm.score(feats)
-    det = cls(pre, dict(backbone), model, gmm, threshold_at(ll, fpr, P.threshold), np.percentile(ll, np.linspace(0, 100, 1001)), fpr, len(feats))
+        try: check_fit_settings(len(feats), n_components, fpr, threshold, folds)
+        except AigfdError as e: raise AigfdError(f"{len(feats)} usable fitting samples of {len(st)} images (the others failed to load): {e}") from None
+    gmm, thr, ll, cal = fit_calibrated(feats, fpr, threshold, folds, progress=True, method=P.threshold, n_components=n_components, **{'dtype': P.gmm_dtype, **kwargs})
+    _warn_small(len(feats), gmm, cal['gmm']['covariance_type'])
+    det = cls(pre, dict(backbone), model, gmm, thr, np.percentile(ll, np.linspace(0, 100, 1001)), fpr, len(feats), calibration=cal)
     det.info['protocol'] = P.name
     if failed: det.info['failed'] = failed
     return det
+
+@patch
+def describe_threshold(self:Detector) -> str:
+    "One line: what the verdict's threshold promises on new photographs."
+    c = self.calibration or {}
+    if c.get('rule') == 'heldout':
+        lo, hi = c['ci']
+        return (f"threshold {self.threshold:.2f}: expected false-alarm rate on new photographs {100*c['expected_fpr']:.1f} % "
+                f"({100*c.get('level', .95):.0f} % CI {100*lo:.1f}-{100*hi:.1f} %; {c['folds']}-fold held-out calibration on {c['n']} photographic faces)")
+    return (f"threshold {self.threshold:.2f}: {100*self.fpr:g} % of the {self.n_fit} fitting faces' own log-likelihoods (in-sample rule); "
+            f"the false-alarm rate on new photographs was not estimated")
 
 # %% ../nbs/08b_gmm.ipynb #a9e257ec
 @patch
@@ -260,7 +311,7 @@ def save(self:Detector, path, # destination (.safetensors)
     elif weights_path is not None: ref = dict(path=str(weights_path), sha256=file_sha256(weights_path))
     elif self.model is not None and len(self.model.state_dict()): raise AigfdError("embed_weights=False needs weights_path= (the file the weights are read from at load time)")
     cfg = dict(format=DETECTOR_FORMAT, version=DETECTOR_VERSION, preprocess=json.loads(self.pre.to_json()), backbone=self.backbone,
-               feat_dim=self.gmm.dim, threshold=self.threshold, fpr=self.fpr, n_fit=self.n_fit, info=self.info, weights_ref=ref)
+               feat_dim=self.gmm.dim, threshold=self.threshold, fpr=self.fpr, n_fit=self.n_fit, info=self.info, weights_ref=ref, calibration=self.calibration)
     save_file(t, str(path), metadata={'aigfd': json.dumps(cfg)})
     return Path(path)
 
@@ -290,7 +341,8 @@ def load(cls:Detector, path, # a file written by `Detector.save`
     if model is not None:
         with torch.inference_mode(): D = embedder(model)(torch.zeros(1, 3, pre.size, pre.size)).shape[1]
         if D != gmm.dim: _refuse(p, f"backbone {cfg['backbone']} gives {D}-d features but the GMM was fitted on {gmm.dim}-d features")
-    return cls(pre, cfg['backbone'], model, gmm, cfg['threshold'], t['quantiles'].numpy(), cfg['fpr'], cfg['n_fit'], cfg['info'], cfg['weights_ref'])
+    cal = cfg.get('calibration') or dict(rule='in-sample', fpr=cfg['fpr'], n=cfg['n_fit'], expected_fpr=None, ci=None, note='written before held-out calibration')
+    return cls(pre, cfg['backbone'], model, gmm, cfg['threshold'], t['quantiles'].numpy(), cfg['fpr'], cfg['n_fit'], cfg['info'], cfg['weights_ref'], cal)
 
 def _load_backbone(p, cfg, sd, weights_path):
     spec = cfg['backbone']
@@ -314,38 +366,50 @@ def score(self:Detector, images, # image files, a folder, or PIL images
            bs:int=32, # batch size
            progress:bool=True, # show a progress bar
            landmarker='auto', # landmark backend name or a ready `aigfd.landmarks.Landmarker` (crop='face')
+           center_crop:bool=False, # crop='face' only: score images without a detected face on their centred square (else verdict 'no face')
           ) -> pd.DataFrame:
-    "DataFrame with `path`, `log_likelihood`, `percentile`, `verdict` for every input."
+    "DataFrame with `path`, `status`, `log_likelihood`, `percentile`, `verdict` for every input."
     X, st = extract_features(images, self.model, self.pre, bs=bs, progress=progress, landmarker=landmarker)
-    ok = ok_mask(st)
+    ok, face = ok_mask(st), ok_mask(st, face=True)
+    use = ok if center_crop else face
     ll = np.full(len(X), np.nan)
-    if ok.any(): ll[ok] = self.gmm.score(X[ok])
+    if use.any(): ll[use] = self.gmm.score(X[use])
     verdict = np.where(ll >= self.threshold, 'photographic', 'AI-generated').astype(object)
-    verdict[~ok] = st.status[~ok].to_numpy()
-    return pd.DataFrame(dict(path=st.path, log_likelihood=ll, percentile=percentile_of(ll, self.quantiles), verdict=verdict))
+    status = np.where(face, 'ok', np.where(ok, 'no face: centred square scored' if center_crop else 'no face', st.status)).astype(object)
+    verdict[~use] = np.where(ok[~use], 'no face', st.status[~use].to_numpy())
+    df = pd.DataFrame(dict(path=st.path, status=status, log_likelihood=ll, percentile=percentile_of(ll, self.quantiles), verdict=verdict))
+    df.attrs['threshold'] = self.describe_threshold()
+    return df
 
 # %% ../nbs/08b_gmm.ipynb #b1c4ee11
 def fit_detector(real, # folder(s) or files of photographic faces
                  model, # trained weights (`.safetensors` written by `train`/`save_model`) or an `AIGFDNet`
                  out:str|Path|None=None, # write the detector here (`.safetensors`)
-                 n_components:int|None=None, # GMM components: 8 (paper) or 12 (released code); None: the protocol's
-                 fpr:float=0.05, # false-alarm rate of the threshold on the fitting faces
+                 n_components:int|str|None='auto', # GMM components: 'auto' (held-out log-likelihood), 8 (paper) or 12 (released code); None: the protocol's
+                 fpr:float=0.05, # false-alarm rate to aim for on photographic faces
                  crop:str='face', # 'face' (1.3x landmark box), 'center' or 'none' (whole image, paper)
                  jpeg_quality:int|None=90, # re-encode every image at this quality (None: no re-encoding)
                  size:int|None=None, # input size (default: the model's training size)
+                 covariance_type:str='auto', # 'auto', 'full' (paper), 'diag' or 'tied'
+                 pca_dim:int|str|None='auto', # principal components before the GMM: 'auto', a number, or None (raw features, paper)
+                 threshold:str='heldout', # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (paper, released code)
+                 border:str|None=None, # face square past the image border: 'pad' or 'stretch' (released code); None: the protocol's
                  protocol:str|None=None, # 'paper' or 'released-code' (`aigfd.protocol`); None: the one the model was trained under
                 ) -> Detector:
     "Fit the GMM of `Detector` on photographic faces with a trained aigfd network."
+    k = 'auto' if n_components is None else n_components  # None: the protocol's, known once the model's config is read
+    check_fit_settings(None, k, fpr, threshold)
+    files, skipped = scan_images(*as_paths(real))
+    if not files: raise no_images_error(real, skipped)
+    check_fit_settings(len(files), k, fpr, threshold)
     if isinstance(model, (str, Path)):
         mp = Path(model); m = load_model(mp); cfg = read_config(mp)
     else: m, cfg = model, model.config
     P = get_protocol(protocol or cfg.get('protocol') or (cfg.get('config') or {}).get('protocol'))  # `train` records it in the config
-    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality, resize=P.resize)
-    files, skipped = scan_images(*as_paths(real))
-    if not files: raise no_images_error(real, skipped)
+    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality, resize=P.resize, border=border or P.border)
     warn_skipped(skipped)
     det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
-                       n_components=n_components, fpr=fpr, protocol=P)
+                       n_components=n_components, fpr=fpr, threshold=threshold, covariance_type=covariance_type, pca_dim=pca_dim, protocol=P)
     det.info.update(fitted_on=[str(r) for r in as_paths(real)][:20])
     if skipped: det.info['skipped'] = [dict(path=str(f), status=f'skipped: {why}') for f, why in skipped]
     if out is not None: det.save(out)

@@ -25,6 +25,7 @@ class Protocol:
     crop:str # training face crop: 'float' (aigfd's rounding) or 'integer' (box, centre and half-size as integers, released code)
     manip_order:str # 'crop_first' (manipulate the 224 px crop) or 'manipulate_first' (whole image at 224, then crop; released code)
     gmm_dtype:str # GMM fit and scoring precision: 'float64' or 'float32' (released code)
+    border:str='pad' # face square past the image border at test time: 'pad' (mean colour; the paper is silent) or 'stretch' (clamped to the image, released code)
 
     def as_dict(self) -> dict: return asdict(self)
 
@@ -32,7 +33,7 @@ PROTOCOLS = {
     'paper': Protocol('paper', sigma=math.sqrt(2), n_components=8, threshold='percentile', resize='pil', crop='float',
                       manip_order='crop_first', gmm_dtype='float64'),
     'released-code': Protocol('released-code', sigma=0.5, n_components=12, threshold='order_statistic', resize='tensor',
-                              crop='integer', manip_order='manipulate_first', gmm_dtype='float32'),
+                              crop='integer', manip_order='manipulate_first', gmm_dtype='float32', border='stretch'),
 }
 DEFAULT_PROTOCOL = 'paper'
 
