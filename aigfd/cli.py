@@ -6,16 +6,10 @@ Docs: https://aigfd.github.io/aigfd/cli.html.md"""
 
 # %% ../nbs/12_cli.ipynb #3b781225
 from __future__ import annotations
-import os, sys, json
+import os, sys, json, ast, importlib, importlib.util
 from pathlib import Path
 from typing import Annotated
-import numpy as np
-import pandas as pd
 from fastcore.script import call_parse, parse_cli
-from .core import AigfdError, image_files, minibench_path, as_paths
-from .features import Preprocess, make_backbone
-from .gmm import Detector, fit_detector
-from .evaluate import evaluate_detector, table_i, save_table, to_markdown
 
 # %% auto #0
 __all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_exif', 'main']
@@ -30,6 +24,9 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
                 quiet:bool=False, # no progress bar
                ):
     "Score face images: log-likelihood, percentile among photographic faces and verdict."
+    import pandas as pd
+    from aigfd.core import image_files, as_paths
+    from aigfd.gmm import Detector
     det = Detector.load(detector)
     files = [f for p in as_paths(paths) for f in (image_files(p) if p.is_dir() else [p])]
     df = det.score(files, bs=bs, progress=not quiet)
@@ -50,6 +47,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
               jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
+    from aigfd.gmm import fit_detector
     det = fit_detector(real, model, out, n_components, fpr, crop, jpeg_quality or None)
     print(f"fitted a {det.gmm.n_components}-component GMM on {det.n_fit} faces; threshold {det.threshold:.2f}; saved {out}")
     return det
@@ -63,6 +61,7 @@ def aigfd_evaluate(detector:str, # detector file
                    seed:int=0, # sampling seed
                   ):
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER)."
+    from aigfd.evaluate import evaluate_detector, table_i, save_table, to_markdown
     res, sc = evaluate_detector(detector, real, fakes, cap, seed)
     print(to_markdown(res.round(2)))
     if out:
@@ -97,14 +96,32 @@ def aigfd_exif(paths:Annotated[str, {'nargs': '+'}], # images, folders or metada
 
 # %% ../nbs/12_cli.ipynb #d150db66
 def _commands():
-    from aigfd.train import aigfd_train
-    from aigfd.manipulate import aigfd_manipulate
-    return dict(demo=aigfd_demo, train=aigfd_train, fit=aigfd_fit, evaluate=aigfd_evaluate, score=aigfd_score,
-                manipulate=aigfd_manipulate, exif=aigfd_exif)
+    "Subcommand name -> its function, or 'module:function' for commands imported only when run."
+    return dict(demo=aigfd_demo, train='aigfd.train:aigfd_train', fit=aigfd_fit, evaluate=aigfd_evaluate, score=aigfd_score,
+                manipulate='aigfd.manipulate:aigfd_manipulate', exif=aigfd_exif)
+
+def _resolve(cmd):
+    "The plain function behind a command (imports its module if it is given as 'module:function')."
+    if isinstance(cmd, str): mod, fn = cmd.split(':'); cmd = getattr(importlib.import_module(mod), fn)
+    return getattr(cmd, '__wrapped__', cmd)
+
+def _summary(cmd) -> str:
+    "First line of a command's docstring; for a 'module:function' command it is read from the module's source, not imported."
+    if isinstance(cmd, str):
+        mod, fn = cmd.split(':')
+        tree = ast.parse(Path(importlib.util.find_spec(mod).origin).read_text(encoding='utf-8'))
+        doc = next((ast.get_docstring(n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == fn), '')
+    else: doc = _resolve(cmd).__doc__
+    return (doc or '').strip().splitlines()[0] if (doc or '').strip() else ''
 
 def _usage(cmds):
     return 'usage: aigfd SUBCOMMAND [options]   (aigfd SUBCOMMAND --help for its options)\n\n' + \
-           '\n'.join(f'  {k:<11}{(getattr(f, "__wrapped__", f).__doc__ or "").splitlines()[0]}' for k, f in cmds.items())
+           '\n'.join(f'  {k:<11}{_summary(f)}' for k, f in cmds.items())
+
+def _input_error(e) -> bool:
+    "Is `e` an error about the user's input (ends the command with a one-line message) rather than a bug?"
+    core = sys.modules.get('aigfd.core')  # an AigfdError can only exist once aigfd.core is imported
+    return isinstance(e, FileNotFoundError) or (core is not None and isinstance(e, core.AigfdError))
 
 def main(argv:list|None=None) -> int:
     "Entry point of the `aigfd` console script."
@@ -113,13 +130,15 @@ def main(argv:list|None=None) -> int:
     if not argv or argv[0] in ('-h', '--help'): print(_usage(cmds)); return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in cmds: print(f"aigfd: unknown subcommand {name!r}\n\n{_usage(cmds)}", file=sys.stderr); return 2
-    f = getattr(cmds[name], '__wrapped__', cmds[name])
+    f = _resolve(cmds[name])
     old = sys.argv; sys.argv = [f'aigfd {name}'] + rest
     try:
         pargs, kw, _ = parse_cli(f)
         f(*pargs, **kw)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
-    except (AigfdError, FileNotFoundError) as e: print(f"aigfd {name}: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt: print(f"aigfd {name}: interrupted (re-run to resume where supported)", file=sys.stderr); return 130
+    except Exception as e:
+        if not _input_error(e): raise
+        print(f"aigfd {name}: error: {e}", file=sys.stderr); return 2
     finally: sys.argv = old
     return 0
