@@ -6,16 +6,10 @@ Docs: https://aigfd.github.io/aigfd/cli.html.md"""
 
 # %% ../nbs/12_cli.ipynb #3b781225
 from __future__ import annotations
-import os, sys, json
+import os, sys, json, ast, importlib, importlib.util
 from pathlib import Path
 from typing import Annotated
-import numpy as np
-import pandas as pd
 from fastcore.script import call_parse, parse_cli
-from .core import AigfdError, image_files, minibench_path, as_paths
-from .features import Preprocess, make_backbone
-from .gmm import Detector, fit_detector
-from .evaluate import evaluate_detector, table_i, save_table, to_markdown
 
 # %% auto #0
 __all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_reproduce', 'aigfd_exif', 'aigfd_data', 'main']
@@ -33,6 +27,8 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
                ):
     "Score face images: status, log-likelihood, percentile among photographic faces and verdict."
     from aigfd.core import check_number, check_out_path
+    import pandas as pd
+    from aigfd.gmm import Detector
     check_number(bs, '--bs', 1, integer=True); check_number(min_face, '--min-face', 0, integer=True)
     check_out_path(csv, '--csv'); check_out_path(json, '--json')
     det = Detector.load(detector)
@@ -65,7 +61,8 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
               protocol:str=None, # 'paper' or 'released-code' (default: the one the model was trained under)
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
-    from aigfd.core import check_number, check_out_path
+    from aigfd.gmm import fit_detector
+    from aigfd.core import check_number, check_out_path, AigfdError
     from aigfd.features import CROPS
     check_number(jpeg_quality, '--jpeg-quality', 0, 100, integer=True); check_out_path(out, '--out')
     if crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
@@ -82,6 +79,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
     return det
 
 def _int_or_auto(v, name):
+    from aigfd.core import AigfdError
     if str(v).lower() == 'auto': return 'auto'
     try: return int(v)
     except ValueError: raise AigfdError(f"--{name} {v!r}: need an integer or 'auto'") from None
@@ -98,6 +96,8 @@ def aigfd_evaluate(detector:str, # detector file
                    protocol:str=None, # check that the detector was fitted under this protocol ('paper' or 'released-code')
                   ):
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER), each with a 95 % bootstrap interval."
+    from aigfd.evaluate import evaluate_detector, table_i, save_table, to_markdown
+    from aigfd.gmm import Detector
     from aigfd.core import check_number, check_out_path
     check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
     from aigfd.repro import threads as _threads, environment, evaluation_report
@@ -133,6 +133,7 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
     "Run the whole method on the minibench with the `cpu` preset and write a report folder."
     from aigfd.demo import run_demo
     from aigfd.minibench import rebuild_note
+    from aigfd.core import minibench_path
     if download and minibench_path(minibench, must_exist=False) is None: aigfd_data.__wrapped__('minibench', dest=minibench)
     if note := rebuild_note(minibench_path(minibench)): print(note)
     ov = {k: v for k, v in dict(epochs=epochs, threads=threads, train_seeds=seeds, protocol=protocol).items() if v is not None}
@@ -182,6 +183,7 @@ def aigfd_data(dataset:str, # the data set to get: `minibench`
               ):
     "Download and rebuild a data set (`minibench`) from its pinned public sources, verified file by file."
     from aigfd.minibench import build_minibench, incomplete_error
+    from aigfd.core import AigfdError
     if dataset != 'minibench': raise AigfdError(f"unknown data set {dataset!r}; available: minibench")
     st = build_minibench(dest, base_url, exclude_noncommercial, cache, workers, reference, progress=not quiet)
     if err := incomplete_error(st): raise AigfdError(err)
@@ -189,15 +191,33 @@ def aigfd_data(dataset:str, # the data set to get: `minibench`
 
 # %% ../nbs/12_cli.ipynb #d150db66
 def _commands():
-    from aigfd.train import aigfd_train
-    from aigfd.manipulate import aigfd_manipulate
-    return dict(demo=aigfd_demo, train=aigfd_train, fit=aigfd_fit, evaluate=aigfd_evaluate, score=aigfd_score,
-                manipulate=aigfd_manipulate, exif=aigfd_exif,
+    "Subcommand name -> its function, or 'module:function' for commands imported only when run."
+    return dict(demo=aigfd_demo, train='aigfd.train:aigfd_train', fit=aigfd_fit, evaluate=aigfd_evaluate, score=aigfd_score,
+                manipulate='aigfd.manipulate:aigfd_manipulate', exif=aigfd_exif,
                 data=aigfd_data, reproduce=aigfd_reproduce)
+
+def _resolve(cmd):
+    "The plain function behind a command (imports its module if it is given as 'module:function')."
+    if isinstance(cmd, str): mod, fn = cmd.split(':'); cmd = getattr(importlib.import_module(mod), fn)
+    return getattr(cmd, '__wrapped__', cmd)
+
+def _summary(cmd) -> str:
+    "First line of a command's docstring; for a 'module:function' command it is read from the module's source, not imported."
+    if isinstance(cmd, str):
+        mod, fn = cmd.split(':')
+        tree = ast.parse(Path(importlib.util.find_spec(mod).origin).read_text(encoding='utf-8'))
+        doc = next((ast.get_docstring(n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == fn), '')
+    else: doc = _resolve(cmd).__doc__
+    return (doc or '').strip().splitlines()[0] if (doc or '').strip() else ''
 
 def _usage(cmds):
     return 'usage: aigfd SUBCOMMAND [options]   (aigfd SUBCOMMAND --help for its options)\n\n' + \
-           '\n'.join(f'  {k:<11}{(getattr(f, "__wrapped__", f).__doc__ or "").splitlines()[0]}' for k, f in cmds.items())
+           '\n'.join(f'  {k:<11}{_summary(f)}' for k, f in cmds.items())
+
+def _input_error(e) -> bool:
+    "Is `e` an error about the user's input (ends the command with a one-line message) rather than a bug?"
+    core = sys.modules.get('aigfd.core')  # an AigfdError can only exist once aigfd.core is imported
+    return isinstance(e, FileNotFoundError) or (core is not None and isinstance(e, core.AigfdError))
 
 def main(argv:list|None=None) -> int:
     "Entry point of the `aigfd` console script."
@@ -206,7 +226,7 @@ def main(argv:list|None=None) -> int:
     if not argv or argv[0] in ('-h', '--help'): print(_usage(cmds)); return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in cmds: print(f"aigfd: unknown subcommand {name!r}\n\n{_usage(cmds)}", file=sys.stderr); return 2
-    f = getattr(cmds[name], '__wrapped__', cmds[name])
+    f = _resolve(cmds[name])
     old = sys.argv; sys.argv = [f'aigfd {name}'] + rest
     import warnings
     try:
@@ -215,7 +235,9 @@ def main(argv:list|None=None) -> int:
             pargs, kw, _ = parse_cli(f)
             f(*pargs, **kw)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
-    except (AigfdError, FileNotFoundError) as e: print(f"aigfd {name}: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt: print(f"aigfd {name}: interrupted (re-run to resume where supported)", file=sys.stderr); return 130
+    except Exception as e:
+        if not _input_error(e): raise
+        print(f"aigfd {name}: error: {e}", file=sys.stderr); return 2
     finally: sys.argv = old
     return 0

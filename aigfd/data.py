@@ -14,20 +14,23 @@ import pandas as pd
 import torch
 from PIL import Image
 from fastcore.basics import store_attr, patch
-from fastai.torch_core import TensorImage, default_device
-from fastai.data.core import TfmdDL, DataLoaders
-from fastai.data.transforms import IntToFloatTensor, Normalize
+import warnings
+with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at import, deprecated by torch: hide only that FutureWarning
+    warnings.filterwarnings('ignore', r'`torch\.jit\.script` is deprecated', FutureWarning)
+    from fastai.torch_core import TensorImage, default_device
+    from fastai.data.core import TfmdDL, DataLoaders
+    from fastai.data.transforms import IntToFloatTensor, Normalize
 from .core import (track, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, AigfdError, DataNotFoundError,
                         ImageReadError, load_image, read_manifest, cache_dir, image_files)
 from .exif import meta_rows, exif_table
 from .manipulate import make_negative
-from .landmarks import Landmarker, landmarks_for, landmark_box
+from .landmarks import Landmarker, landmarks_for, landmark_box, face_crop_box
 from .protocol import get_protocol
 
 # %% auto #0
 __all__ = ['ITEM_COLS', 'MANIP_ORDERS', 'DatasetTooSmallError', 'FakeFaceError', 'make_items', 'minibench_items', 'folder_items',
-           'read_photo_exif', 'fdf_items', 'prepare_items', 'face_crop_box', 'random_square', 'crop_sample',
-           'skimage_resize_uint8', 'manipulate_whole', 'ManipDataset', 'split_items', 'ManipDL', 'get_dls']
+           'read_photo_exif', 'fdf_items', 'prepare_items', 'random_square', 'crop_sample', 'skimage_resize_uint8',
+           'manipulate_whole', 'ManipDataset', 'split_items', 'ManipDL', 'get_dls']
 
 # %% ../nbs/05_data.ipynb #e73553c3
 ITEM_COLS = ('file', 'kind', 'group') + EXIF_TAGS + ('box',)
@@ -157,19 +160,6 @@ def prepare_items(items:pd.DataFrame, # items table (`ITEM_COLS`)
     return df, status[['file', 'status']]
 
 # %% ../nbs/05_data.ipynb #47422541
-def face_crop_box(box, # face box (x0,y0,x1,y1) in pixels
-                  w:int, h:int, # image width and height
-                  scale:float=1.3, # crop side / larger box side
-                  rounding:str='float', # 'float' (aigfd) or 'integer' (released code: integer box, centre and half-size)
-                 ) -> tuple[int, int, int, int]:
-    "Square crop (l,t,r,b) of `scale` x the larger side of `box` around its centre, clamped at the border."
-    if rounding == 'integer': return _integer_crop_box(box, w, h, scale)
-    if rounding != 'float': raise AigfdError(f"crop rounding {rounding!r}: use 'float' or 'integer'")
-    x0, y0, x1, y1 = box
-    s = max(1, int(max(x1 - x0, y1 - y0) * scale))
-    l, t = min(max(int((x0 + x1)/2 - s/2), 0), w - 1), min(max(int((y0 + y1)/2 - s/2), 0), h - 1)
-    return l, t, min(w, l + s), min(h, t + s)
-
 def random_square(w:int, h:int, rng:np.random.Generator, min_frac:float=0.5) -> tuple[int, int, int, int]:
     "Random square crop (l,t,r,b) with side in [min_frac, 1] x the shorter side."
     s = int(min(w, h) * rng.uniform(min_frac, 1))
@@ -193,15 +183,6 @@ def crop_sample(img:Image.Image, # RGB image
     out = np.asarray(img.crop(c).resize((size, size), Image.BILINEAR))
     if lms is None: return out, None
     return out, ((np.asarray(lms, np.float32) + 0.5 - c[:2]) * [size/(c[2] - c[0]), size/(c[3] - c[1])] - 0.5).astype(np.float32)
-
-# %% ../nbs/05_data.ipynb #e838d3b7
-def _integer_crop_box(box, w, h, scale=1.3):
-    "The released code's crop: box rounded to integers, integer centre and half-size, clamped at the border."
-    x0, y0, x1, y1 = (int(round(float(v))) for v in box)
-    half = max(1, int(max(x1 - x0, y1 - y0) * scale / 2))
-    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-    l, t = min(max(cx - half, 0), w - 1), min(max(cy - half, 0), h - 1)
-    return l, t, max(min(cx + half, w), l + 1), max(min(cy + half, h), t + 1)
 
 # %% ../nbs/05_data.ipynb #56f3060b
 MANIP_ORDERS = ('crop_first', 'manipulate_first')

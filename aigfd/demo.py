@@ -161,7 +161,7 @@ def _fit_score(name, c, Xf, Xt, fallbacks:list|None=None, settings:dict|None=Non
 def _step_eval(out, c, mb):
     F = np.load(out/'features.npz'); res = {}; fallbacks = []
     names = sorted({k.split('|')[0] for k in F.files}, key=[*VARIANTS, 'same network, random weights', 'image statistics', 'image statistics, files as stored'].index)
-    gkw = {k: c[k] for k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')}; cal = {}
+    cal = {}
     for name in track(names, 'GMM per feature (model selection, calibration)'):
         tt = pd.read_csv(out/('test_rows_as_stored.csv' if 'as stored' in name else 'test_rows.csv'))
         ll, thr, g = _fit_score(name, c, F[f'{name}|fit'], F[f'{name}|test'], fallbacks)

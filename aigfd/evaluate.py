@@ -310,18 +310,27 @@ def save_table(df:pd.DataFrame, stem) -> tuple[Path, Path]:
 # %% ../nbs/09_evaluate.ipynb #abed01bb
 def plot_scores(scores:pd.DataFrame, # `generator` and `ll` columns
                 threshold:float|None=None, # drawn as a vertical line
-                title:str='', bins:int=40):
-    "Histograms of log-likelihoods, photographic faces against each generator (values far below the photographic ones clipped to the left edge)."
+                title:str='', bins:int=40,
+                ncols:int=3, # panels per row
+               ):
+    "Densities of log-likelihoods, photographic faces against each generator, one panel per generator. Scores far below the photographic ones are left off the axis (no pile-up at its edge) and counted in the legend; each density keeps the area of the faces shown."
     gens = sorted(set(scores.generator) - {'real'})
-    fig, axs = plt.subplots(1, len(gens), figsize=(3.2*len(gens), 2.8), sharex=True, squeeze=False)
-    real = scores[scores.generator == 'real'].ll
+    nc = max(1, min(ncols, len(gens))); nr = -(-len(gens)//nc)
+    fig, axs = plt.subplots(nr, nc, figsize=(4.6*nc, 3.6*nr), sharex=True, squeeze=False)
+    real = scores[scores.generator == 'real'].ll.to_numpy()
     q1, q3 = np.percentile(real, [25, 75]); lo = min(q1 - 6*(q3 - q1), threshold if threshold is not None else np.inf)
-    clip = lambda v: v.clip(lower=lo)  # far-out fakes pile up at the left edge instead of squashing the plot
-    for ax, g in zip(axs[0], gens):
-        d = pd.concat([pd.DataFrame(dict(ll=clip(real), kind='photographic')), pd.DataFrame(dict(ll=clip(scores[scores.generator == g].ll), kind=g))])
-        sns.histplot(d, x='ll', hue='kind', stat='density', common_norm=False, bins=bins, ax=ax, element='step')
-        if threshold is not None: ax.axvline(threshold, c='k', ls='--', lw=1)
-        ax.set_title(g, fontsize=9); ax.set_xlabel('log-likelihood')
+    edges = np.linspace(lo, max(scores.ll.max(), lo + 1), bins + 1); w = edges[1] - edges[0]
+    def _hist(ax, v, label, color):
+        shown = v[v >= lo]; cut = len(v) - len(shown)
+        ax.hist(shown, edges, weights=np.full(len(shown), 1/(len(v)*w)), histtype='stepfilled', alpha=.45, color=color, ec=color,
+                label=f'{label} (n={len(v)}' + (f'; {cut} below {lo:.0f}, not shown)' if cut else ')'))
+    for ax, g in zip(axs.flat, gens):
+        _hist(ax, real, 'photographic', 'tab:blue'); _hist(ax, scores[scores.generator == g].ll.to_numpy(), g, 'tab:orange')
+        if threshold is not None: ax.axvline(threshold, c='k', ls='--', lw=1, label=f'threshold {threshold:.1f}')
+        ax.set_title(g, fontsize=11); ax.set(xlabel='log-likelihood', ylabel='density')
+        ax.legend(fontsize=8, loc='upper center', bbox_to_anchor=(0.5, -0.22), frameon=False)  # below the panel, off the bars
+    for ax in axs.flat[len(gens):]: ax.set_axis_off()
+    for ax in axs.flat: ax.tick_params(labelbottom=True)
     fig.suptitle(title); fig.tight_layout()
     return fig
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from fastcore.basics import patch
 from .core import AigfdError, ImageReadError, load_image, image_files, CLIP_MEAN, CLIP_STD, track, scan_images, no_images_error
-from .data import face_crop_box
+from .landmarks import face_crop_box  # not aigfd.data: scoring must not import fastai and the training pipeline
 
 # %% auto #0
 __all__ = ['PREPROCESS_VERSION', 'CROPS', 'BORDERS', 'RESIZES', 'PreprocessError', 'Preprocess', 'jpeg_reencode', 'face_square',

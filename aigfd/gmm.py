@@ -14,10 +14,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-from sklearn.mixture import GaussianMixture
-from sklearn.decomposition import PCA
-from sklearn.preprocessing import StandardScaler
-from sklearn.pipeline import make_pipeline, Pipeline
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from .protocol import get_protocol
@@ -59,6 +55,10 @@ def fit_gmm(X, # fitting features [n, dim] of photographic faces
             **kwargs, # passed on to `GaussianMixture`
            ) -> 'GMMScorer':
     "Fit the paper's GMM to `X`; returns a `GMMScorer` (with `.sklearn` and `.pca`)."
+    from sklearn.mixture import GaussianMixture  # here, not at import: scoring needs only torch
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.pipeline import make_pipeline
     X = _check_features(X, 'fitting features', dtype)
     n, d = X.shape
     if not (isinstance(n_components, (int, np.integer)) and n_components >= 1): raise GMMError(f"n_components={n_components!r}: need an integer >= 1")

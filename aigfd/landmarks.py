@@ -16,7 +16,7 @@ from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cac
 # %% auto #0
 __all__ = ['IBUG', 'CORNERS', 'FAN_FILES', 'BACKENDS', 'TEMPLATE_CORNERS', 'dlib_model_path', 'fan_weights', 'as_rgb_array',
            'second_pass_size', 'DlibBackend', 'FanBackend', 'Landmarker', 'landmarks_for', 'landmark_box',
-           'read_london_landmarks', 'match_template', 'corner_errors']
+           'face_crop_box', 'read_london_landmarks', 'match_template', 'corner_errors']
 
 # %% ../nbs/03_landmarks.ipynb #893f42c6
 IBUG = dict(jaw=range(0, 17), brows=range(17, 27), nose=range(27, 36), right_eye=range(36, 42), left_eye=range(42, 48), mouth=range(48, 68))  # subject's right eye = image-left
@@ -145,6 +145,7 @@ class FanBackend:
 
 # %% ../nbs/03_landmarks.ipynb #660d2d4b
 BACKENDS = {'dlib': DlibBackend, 'fan': FanBackend}
+_FAN_WARNED = set()  # weights folders already reported missing
 
 class Landmarker:
     "68-point iBUG landmarks of the largest face in an image, or None"
@@ -157,8 +158,10 @@ class Landmarker:
                 ):
         if backend == 'auto':
             backend = 'fan' if fan_weights(weights_dir) is not None else 'dlib'
-            if backend == 'dlib': warnings.warn(f"FAN weights not found in {_hub_dir(weights_dir)/'checkpoints'}: using dlib landmarks "
-                                                "(pass weights_dir= or set TORCH_HOME to use the paper's FAN detector)", stacklevel=2)
+            if backend == 'dlib' and str(_hub_dir(weights_dir)) not in _FAN_WARNED:  # once per folder and process, not per Landmarker
+                _FAN_WARNED.add(str(_hub_dir(weights_dir)))
+                warnings.warn(f"FAN weights not found in {_hub_dir(weights_dir)/'checkpoints'}: using dlib landmarks "
+                              "(pass weights_dir= or set TORCH_HOME to use the paper's FAN detector)", stacklevel=2)
         if backend not in BACKENDS: raise AigfdError(f"unknown landmark backend {backend!r}; choose one of 'auto', {', '.join(map(repr, BACKENDS))}")
         if min_face is not None and not (isinstance(min_face, int) and min_face >= 1): raise AigfdError(f"min_face={min_face!r}: need an integer >= 1 or None")
         self.backend, self.detect_size, self.min_face, self.clip = backend, detect_size, min_face, clip
@@ -250,6 +253,27 @@ def landmark_box(pts:np.ndarray, # landmark points [n, 2] as (x, y)
     "The tight box (x0, y0, x1, y1) around landmark points."
     pts = np.asarray(pts, dtype=np.float64)
     return tuple(map(float, (*pts.min(0), *pts.max(0))))
+
+def face_crop_box(box, # face box (x0,y0,x1,y1) in pixels
+                  w:int, h:int, # image width and height
+                  scale:float=1.3, # crop side / larger box side
+                  rounding:str='float', # 'float' (aigfd) or 'integer' (released code: integer box, centre and half-size)
+                 ) -> tuple[int, int, int, int]:
+    "Square crop (l,t,r,b) of `scale` x the larger side of `box` around its centre, clamped at the border."
+    if rounding == 'integer': return _integer_crop_box(box, w, h, scale)
+    if rounding != 'float': raise AigfdError(f"crop rounding {rounding!r}: use 'float' or 'integer'")
+    x0, y0, x1, y1 = box
+    s = max(1, int(max(x1 - x0, y1 - y0) * scale))
+    l, t = min(max(int((x0 + x1)/2 - s/2), 0), w - 1), min(max(int((y0 + y1)/2 - s/2), 0), h - 1)
+    return l, t, min(w, l + s), min(h, t + s)
+
+def _integer_crop_box(box, w, h, scale=1.3):
+    "The released code's crop: box rounded to integers, integer centre and half-size, clamped at the border."
+    x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+    half = max(1, int(max(x1 - x0, y1 - y0) * scale / 2))
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    l, t = min(max(cx - half, 0), w - 1), min(max(cy - half, 0), h - 1)
+    return l, t, max(min(cx + half, w), l + 1), max(min(cy + half, h), t + 1)
 
 # %% ../nbs/03_landmarks.ipynb #b6ee43e7
 def read_london_landmarks(root=None, # minibench folder (default: `minibench_path()`)

@@ -341,13 +341,14 @@ class ManipulationExplorer:
         import ipywidgets as W
         self.faces = {k: to_size(im, pts, size) for k, (im, pts) in faces.items()}
         self.seed = seed
-        self.face = W.Dropdown(options=list(self.faces), description='face')
-        self.kind = W.Dropdown(options=[(n, i) for i, n in enumerate(MANIPULATIONS)], value=0, description='manipulation')
-        self.ratio = W.FloatSlider(value=1., min=0., max=1., step=0.05, description='blend ratio')
-        self.show = W.Checkbox(value=False, description='show mask / difference')
-        self.view = W.Image(format='png')
+        self.size, st = size, dict(description_width='initial')  # labels in full, not cut to the default 80 px
+        self.face = W.Dropdown(options=list(self.faces), description='face', style=st)
+        self.kind = W.Dropdown(options=[(n, i) for i, n in enumerate(MANIPULATIONS)], value=0, description='manipulation', style=st)
+        self.ratio = W.FloatSlider(value=1., min=0., max=1., step=0.05, description='blend ratio', style=st)
+        self.show = W.Checkbox(value=False, description='show mask / difference', style=st)
+        self.captions, self.view = W.HBox(), W.Image(format='png')
         for w in (self.face, self.kind, self.ratio, self.show): w.observe(self.update, names='value')
-        self.widget = W.VBox([W.HBox([self.face, self.kind]), W.HBox([self.ratio, self.show]), self.view])
+        self.widget = W.VBox([W.HBox([self.face, self.kind]), W.HBox([self.ratio, self.show]), self.captions, self.view])
         self.update()
 
     @classmethod
@@ -366,6 +367,10 @@ class ManipulationExplorer:
             panels += [np.repeat((m*255).astype(np.uint8)[..., None], 3, 2),
                        np.clip(3*np.abs(self.result.image.astype(int)-orig), 0, 255).astype(np.uint8)]
         self.panel = np.concatenate(panels, 1)
+        import ipywidgets as W
+        names = ['original', MANIPULATIONS[self.kind.value], 'blend mask' + (' (none: warp)' if self.result.mask is None else ''), 'difference x3']
+        self.captions.children = [W.HTML(f'<b>{n}</b>', layout=W.Layout(width=f'{self.size}px')) for n in names[:len(panels)]]
+        self.view.layout.width = f'{self.panel.shape[1]}px'  # shown at its own size, aligned with the captions
         buf = io.BytesIO()
         Image.fromarray(self.panel).save(buf, format='png')
         self.view.value = buf.getvalue()

@@ -20,8 +20,8 @@ from .losses import thurstone_prob, pair_labels, SIGMA_PAPER, SIGMA_CODE
 from .features import Preprocess, face_boxes
 
 # %% auto #0
-__all__ = ['below_rate', 'false_alarm_rate', 'detection_rate', 'upload_items', 'decode_upload', 'ScoreExplorer',
-           'PairRankingView']
+__all__ = ['below_rate', 'false_alarm_rate', 'detection_rate', 'upload_items', 'decode_upload', 'ScoreExplorer', 'demo_run',
+           'explorer_from_run', 'PairRankingView']
 
 # %% ../nbs/11_teach.ipynb #095849f6
 def below_rate(scores, # log-likelihoods (NaN for failed images: left out)
@@ -66,7 +66,7 @@ def decode_upload(name:str, # the uploaded file's name (only used in messages an
 def _png(img) -> bytes:
     "PNG bytes of a matplotlib `Figure`, a PIL image or a uint8 array."
     buf = io.BytesIO()
-    if isinstance(img, Figure): img.savefig(buf, format='png', bbox_inches='tight', dpi=80)
+    if isinstance(img, Figure): img.savefig(buf, format='png', bbox_inches='tight')
     else: (img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img, np.uint8))).save(buf, format='png')
     return buf.getvalue()
 
@@ -103,17 +103,20 @@ class ScoreExplorer(_View):
         self.images, self.cache = _labels(files, labels), {}
         s = np.concatenate([self.real, self.fake if self.fake is not None else [], [detector.threshold]])
         s = s[np.isfinite(s)]
-        lo, hi = s.min() - 1, s.max() + 1
-        self.choice = W.Dropdown(options=list(self.images), description='face')
+        lo, hi, t = s.min() - 1, s.max() + 1, float(detector.threshold)
+        step = (hi - lo)/400  # a grid through the threshold: the browser snaps the slider to it and must not move the threshold
+        lo, hi = t - np.ceil((t - lo)/step)*step, t + np.ceil((hi - t)/step)*step
+        self.choice = W.Dropdown(options=list(self.images), description='face', layout=W.Layout(width='420px'))
         self.upload = W.FileUpload(accept='image/*', multiple=False, description='upload a face')
-        self.threshold = W.FloatSlider(value=detector.threshold, min=lo, max=hi, step=(hi - lo)/400,
-                                       description='threshold', readout_format='.1f', layout=W.Layout(width='500px'))
+        self.threshold = W.FloatSlider(value=t, min=lo, max=hi, step=step, description='threshold', readout_format='.2f',
+                                       continuous_update=False, layout=W.Layout(width='500px'))  # the value is the detector's until moved
         self.message, self.info, self.rates = W.HTML(), W.Label(), W.Label()
-        self.crop_view, self.plot = W.Image(format='png'), W.Image(format='png')
+        px = f'{view_size}px'  # fixed size: the row's layout must not stretch the crop
+        self.crop_view, self.plot = W.Image(format='png', layout=W.Layout(width=px, height=px, min_width=px)), W.Image(format='png')
         self.choice.observe(self.update, names='value')
         self.upload.observe(self.on_upload, names='value')
         self.threshold.observe(self.redraw, names='value')
-        self.widget = W.VBox([W.HBox([self.choice, self.upload]), self.message, W.HBox([self.crop_view, self.plot]),
+        self.widget = W.VBox([W.HBox([self.choice, self.upload]), self.message, W.HBox([self.crop_view, self.plot], layout=W.Layout(align_items='flex-start')),
                               self.threshold, self.info, self.rates])
         self.update()
 
@@ -160,7 +163,7 @@ class ScoreExplorer(_View):
         self.far = false_alarm_rate(self.real, t)
         self.dr = np.nan if self.fake is None else detection_rate(self.fake, t)
         n_real = (~np.isnan(self.real)).sum()
-        txt = f'threshold {t:.1f}: false-alarm rate {self.far:.1%} of {n_real} photographic faces'
+        txt = f'threshold {t:.2f}: false-alarm rate {self.far:.1%} of {n_real} photographic faces'
         if self.fake is not None: txt += f'; detection rate {self.dr:.1%} of {(~np.isnan(self.fake)).sum()} AI-generated faces'
         self.rates.value = txt
         self.info.value = ('' if not np.isfinite(self.ll) else
@@ -170,16 +173,40 @@ class ScoreExplorer(_View):
 
     def figure(self, threshold:float) -> Figure:
         "Histogram of the reference log-likelihoods with the threshold and the chosen face marked."
-        fig = Figure(figsize=(5.5, 3)); ax = fig.subplots()
+        fig = Figure(figsize=(6.4, 3.4), dpi=100); ax = fig.subplots()
         groups = [('photographic', self.real, 'tab:blue'), ('AI-generated', self.fake, 'tab:orange')]
         groups = [(n, v[np.isfinite(v)], c) for n, v, c in groups if v is not None]
         bins = np.histogram_bin_edges(np.concatenate([v for _, v, _ in groups]), 30)
-        for n, v, c in groups: ax.hist(v, bins, alpha=.55, color=c, label=f'{n} (n={len(v)})')
+        for n, v, c in groups: ax.hist(v, bins, density=True, alpha=.55, color=c, label=f'{n} (n={len(v)})')  # densities: the classes differ in size
         ax.axvline(threshold, color='k', ls='--', label='threshold')
         if np.isfinite(self.ll): ax.axvline(self.ll, color='red', lw=2, label='this face')
-        ax.set(xlabel='log-likelihood under the GMM of photographic faces', ylabel='faces')
-        ax.legend(fontsize=7)
+        ax.set(xlabel='log-likelihood under the GMM of photographic faces', ylabel='density')
+        ax.legend(fontsize=9, framealpha=.85)
         return fig
+
+# %% ../nbs/11_teach.ipynb #c15b0002
+def demo_run(*folders, # report folders to try first (default: `$AIGFD_DEMO`, then `aigfd-demo` in this folder and its parents)
+            ) -> Path|None:
+    "The first folder holding a finished `aigfd demo` run (`detector.safetensors` and `scores_aigfd.csv`), or None."
+    import os
+    env = [os.environ['AIGFD_DEMO']] if os.environ.get('AIGFD_DEMO') else []
+    cands = [Path(f) for f in folders] or [Path(f) for f in env] + [d/'aigfd-demo' for d in (Path.cwd(), *Path.cwd().parents)]
+    return next((d for d in cands if (d/'detector.safetensors').is_file() and (d/'scores_aigfd.csv').is_file()), None)
+
+def explorer_from_run(run, # a folder found by `demo_run`
+                      n_faces:int=4, # test faces per class offered in the dropdown
+                      seed:int=0, # which ones
+                      **kwargs, # passed to `ScoreExplorer`
+                     ) -> ScoreExplorer:
+    "A `ScoreExplorer` on the trained detector of a demo run and the log-likelihoods of its held-out test faces."
+    from aigfd.gmm import Detector
+    run = Path(run)
+    det, sc = Detector.load(run/'detector.safetensors'), pd.read_csv(run/'scores_aigfd.csv')
+    if not {'path', 'generator', 'll'} <= set(sc.columns): raise AigfdError(f"{run/'scores_aigfd.csv'}: needs columns path, generator, ll")
+    real, fake = sc[sc.generator == 'real'], sc[sc.generator != 'real']
+    pick = pd.concat([real.sample(min(n_faces, len(real)), random_state=seed), fake.groupby('generator').head(1).sample(frac=1, random_state=seed).head(n_faces)])
+    labels = [('real ' if g == 'real' else f'{g} ') + Path(p).name for p, g in zip(pick.path, pick.generator)]
+    return ScoreExplorer(det, real.ll, fake.ll, files=list(pick.path), labels=labels, **kwargs)
 
 # %% ../nbs/11_teach.ipynb #a996f3d1
 class PairRankingView(_View):
@@ -190,6 +217,7 @@ class PairRankingView(_View):
                  pre:Preprocess|None=None, # preprocessing; default: centred square at the model's img_size and mean/std
                  sigma:float=SIGMA_PAPER, # Thurstone noise scale
                  view_size:int=160, # side of the displayed crops in px
+                 pair=None, # the two photos shown first (files or labels); default: the first two
                 ):
         self.model, self.view_size, self.cache = model.eval(), view_size, {}
         cfg = getattr(model, 'config', {})
@@ -197,13 +225,18 @@ class PairRankingView(_View):
                                      mean=cfg.get('mean', CLIP_MEAN), std=cfg.get('std', CLIP_STD))
         self.files = _labels(files, labels)
         if len(self.files) < 2: raise AigfdError(f"PairRankingView needs at least 2 photos, got {len(self.files)}")
-        opts = list(self.files)
-        self.a = W.Dropdown(options=opts, value=opts[0], description='photo A')
-        self.b = W.Dropdown(options=opts, value=opts[1], description='photo B')
+        opts, by_file = list(self.files), {str(f): k for k, f in self.files.items()}
+        a, b = [by_file.get(str(x), x) for x in pair] if pair is not None else opts[:2]
+        for x in (a, b):
+            if x not in self.files: raise AigfdError(f"pair: {x} is not one of the {len(opts)} photos")
+        dd = dict(layout=W.Layout(width='340px'), style=dict(description_width='initial'))
+        self.a = W.Dropdown(options=opts, value=a, description='photo A', **dd)
+        self.b = W.Dropdown(options=opts, value=b, description='photo B', **dd)
         sig = {'paper: √2': SIGMA_PAPER, 'code: 0.5': SIGMA_CODE}
         if sigma not in sig.values(): sig[f'{sigma:g}'] = sigma
         self.sigma = W.Dropdown(options=list(sig.items()), value=sigma, description='σ')
-        self.view_a, self.view_b = W.Image(format='png'), W.Image(format='png')
+        px = f'{view_size}px'
+        self.view_a, self.view_b = (W.Image(format='png', layout=W.Layout(width=px, height=px)) for _ in 'ab')
         self.message, self.out = W.HTML(), W.HTML()
         for w in (self.a, self.b, self.sigma): w.observe(self.update, names='value')
         self.widget = W.VBox([W.HBox([self.a, self.b, self.sigma]), W.HBox([self.view_a, self.view_b]), self.message, self.out])
@@ -232,8 +265,9 @@ class PairRankingView(_View):
                                   index=pd.Index(EXIF_TAGS, name='tag'))
         notes = [f'photo {n}: {e["status"]}' for n, e in (('A', ea), ('B', eb)) if e['status'] != 'ok']
         self.message.value = _error('; '.join(notes))
-        shown = self.table.rename(index=EXIF_LABELS)
-        self.out.value = shown.to_html(float_format=lambda x: f'{x:.4g}', na_rep='—')
+        shown = self.table.rename_axis(None)  # the rows are named as in `.table`; the units are in the caption
+        self.out.value = shown.to_html(float_format=lambda x: f'{x:.4g}', na_rep='—') + \
+            '<small>' + '; '.join(f'{k}: {v}' for k, v in EXIF_LABELS.items()) + '</small>'
         for c, v in ((ca, self.view_a), (cb, self.view_b)):
             v.value = _png(np.full((self.view_size,)*2 + (3,), 255, np.uint8) if c is None else
                            Image.fromarray(c).resize((self.view_size,)*2, Image.BILINEAR))

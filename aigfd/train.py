@@ -16,16 +16,19 @@ import fastprogress.fastprogress
 from torch import Tensor
 from fastcore.basics import patch, noop
 from fastcore.script import call_parse
-from fastai.learner import Learner, Metric
-from fastai.callback.core import Callback
-from fastai.callback.schedule import ParamScheduler, SchedCos
-from fastai.callback.tracker import SaveModelCallback
-from fastai.callback.progress import CSVLogger
-from fastai.callback.fp16 import MixedPrecision, AMPMode
-from fastai.callback.channelslast import ChannelsLast
-from fastai.data.core import DataLoaders
-from fastai.optimizer import Adam
-from fastai.torch_core import set_seed, rank_distrib, num_distrib
+import warnings
+with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at import, deprecated by torch: hide only that FutureWarning
+    warnings.filterwarnings('ignore', r'`torch\.jit\.script` is deprecated', FutureWarning)
+    from fastai.learner import Learner, Metric
+    from fastai.callback.core import Callback
+    from fastai.callback.schedule import ParamScheduler, SchedCos
+    from fastai.callback.tracker import SaveModelCallback
+    from fastai.callback.progress import CSVLogger
+    from fastai.callback.fp16 import MixedPrecision, AMPMode
+    from fastai.callback.channelslast import ChannelsLast
+    from fastai.data.core import DataLoaders
+    from fastai.optimizer import Adam
+    from fastai.torch_core import set_seed, rank_distrib, num_distrib
 from .core import AigfdError, EXIF_TAGS, HEAD_NAMES, interactive
 from .losses import FiveTaskLoss, pair_labels
 from .protocol import get_protocol
