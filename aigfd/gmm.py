@@ -407,6 +407,9 @@ def fit_detector(real, # folder(s) or files of photographic faces
     else: m, cfg = model, model.config
     P = get_protocol(protocol or cfg.get('protocol') or (cfg.get('config') or {}).get('protocol'))  # `train` records it in the config
     pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality, resize=P.resize, border=border or P.border)
+    if P.gmm_settings == 'fixed':  # settings left 'auto' become the protocol's fixed GMM (released code: 12 full-covariance components on the raw features)
+        n_components = P.n_components if n_components in (None, 'auto') else n_components
+        covariance_type, pca_dim = ('full' if covariance_type == 'auto' else covariance_type), (None if pca_dim == 'auto' else pca_dim)
     warn_skipped(skipped)
     det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
                        n_components=n_components, fpr=fpr, threshold=threshold, covariance_type=covariance_type, pca_dim=pca_dim, protocol=P)

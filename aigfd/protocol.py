@@ -26,6 +26,7 @@ class Protocol:
     manip_order:str # 'crop_first' (manipulate the 224 px crop) or 'manipulate_first' (whole image at 224, then crop; released code)
     gmm_dtype:str # GMM fit and scoring precision: 'float64' or 'float32' (released code)
     border:str='pad' # face square past the image border at test time: 'pad' (mean colour; the paper is silent) or 'stretch' (clamped to the image, released code)
+    gmm_settings:str='auto' # `fit_detector`'s GMM where left 'auto': 'auto' (chosen by held-out log-likelihood: the paper's 8 full components on raw features overfit small fitting sets) or 'fixed' (`n_components` full-covariance components on the raw features, released code)
 
     def as_dict(self) -> dict: return asdict(self)
 
@@ -33,7 +34,7 @@ PROTOCOLS = {
     'paper': Protocol('paper', sigma=math.sqrt(2), n_components=8, threshold='percentile', resize='pil', crop='float',
                       manip_order='crop_first', gmm_dtype='float64'),
     'released-code': Protocol('released-code', sigma=0.5, n_components=12, threshold='order_statistic', resize='tensor',
-                              crop='integer', manip_order='manipulate_first', gmm_dtype='float32', border='stretch'),
+                              crop='integer', manip_order='manipulate_first', gmm_dtype='float32', border='stretch', gmm_settings='fixed'),
 }
 DEFAULT_PROTOCOL = 'paper'
 
