@@ -63,7 +63,8 @@ def demo_config(quick:bool=False, # a one-minute smoke test instead of the full 
     if bad: raise AigfdError(f"unknown demo settings {sorted(bad)}; valid: {sorted(c)}")
     c = {**c, **overrides}
     P = get_protocol(c['protocol']); c['protocol'] = P.name
-    if c['n_components'] is None: c['n_components'] = P.n_components  # 8 (paper) or 12 (released code)
+    if c['n_components'] is None or (P.gmm_settings == 'fixed' and c['n_components'] == 'auto'): c['n_components'] = P.n_components  # 8 (paper) or 12 (released code)
+    if P.gmm_settings == 'fixed' and c['covariance_type'] == 'auto': c['covariance_type'] = 'full'  # the released code's GMM (the PCA dimension stays chosen: ~300 faces)
     return c
 
 # %% ../nbs/10_demo.ipynb #ceb3ea6b
