@@ -109,6 +109,7 @@ def aigfd_evaluate(detector:str, # detector file
     print(f"protocol: {res.attrs['protocol']}")
     print(md)
     if res.attrs.get('n_failed_real'): print(f"{res.attrs['n_failed_real']} photographic file(s) could not be scored (their reasons are in the per-file scores)")
+    if res.n_failed.any(): print('\nfiles that could not be scored, per generator (a generator none of whose files could is kept, with empty metrics)\n' + to_markdown(res[['n_fake', 'n_failed']]))
     print('\nimages per generator (no face: left out of the evaluation)\n' + to_markdown(res.attrs['faces']))
     if out:
         o = Path(out); o.mkdir(parents=True, exist_ok=True)

@@ -233,7 +233,7 @@ def test_resolver_and_demo_download(tmp_path, monkeypatch):
 
 def test_demo_report_states_a_rebuild(tmp_path):
     "The demo report's Data section carries the rebuild note of a rebuilt minibench (and nothing for the original)."
-    from aigfd.demo import _step_report
+    from aigfd.demo import _step_report, demo_config
     mb = tmp_path/'mb'; mb.mkdir()
     st = dict(pillow='9.3.0', files=2968, expected=2968, excluded=['stylegan2_ffhq'], landmarks='identical',
               differ=[dict(path='faces_real/london/neutral_001.jpg', pixels_identical=True)])
@@ -241,7 +241,7 @@ def test_demo_report_states_a_rebuild(tmp_path):
     out = tmp_path/'demo'; out.mkdir()
     (out/'split.csv').write_text('generator,split\n,test\nsdxl,test\n')
     for t in ('table_i', 'table_ii_auc'): (out/f'{t}.md').write_text('| x |\n')
-    c = dict(jpeg_quality=90, pca_dim=32, n_components=8, fpr=0.05)
+    c = demo_config()
     _step_report(out, c, mb)
     rep = (out/'report.md').read_text()
     data = rep[rep.index('## Data'):rep.index('## Pretext')]
