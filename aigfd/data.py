@@ -225,8 +225,9 @@ class ManipDataset:
                  cache_root=None, # folder of cached negatives (default `cache_dir('negatives')`)
                 crop_rounding:str='float', # face crop rounding: 'float' or 'integer' (released code)
                 manip_order:str='crop_first', # 'crop_first' or 'manipulate_first' (released code: whole image at 224, then crop)
+                memory:bool=False, # with `variants`: also keep every sample made, at `size`, in memory (identical values, no PNG read or resize)
                 ):
-        store_attr(but='items'); self.epoch = 0
+        store_attr(but='items'); self.epoch, self._mem = 0, {}
         if manip_order not in MANIP_ORDERS: raise AigfdError(f"manip_order={manip_order!r}: use one of {MANIP_ORDERS}")
         self.items = items.reset_index(drop=True)
         self.exif = torch.tensor(self.items[list(EXIF_TAGS)].to_numpy(np.float32))
@@ -264,6 +265,7 @@ class ManipDataset:
         k = self.kind(i)
         v = self._epoch if self.variants is None else self._epoch % self.variants
         rng = np.random.default_rng([self.seed, v, i, k + 1])
+        if self.memory and self.variants and (i, v, k) in self._mem: return self._item(self._mem[(i, v, k)], i, k)
         cp = self._cache_path(i, v, k) if self.variants and k >= 0 else None
         if cp is not None and cp.exists(): a = np.asarray(Image.open(cp).convert('RGB'))
         else:
@@ -272,7 +274,10 @@ class ManipDataset:
                 cp.parent.mkdir(parents=True, exist_ok=True); tmp = cp.with_suffix(f'.{os.getpid()}.tmp.png')
                 Image.fromarray(a).save(tmp); os.replace(tmp, cp)
         if self.size != self.manip_size: a = np.asarray(Image.fromarray(a).resize((self.size, self.size), Image.BILINEAR))
-        return TensorImage(torch.from_numpy(a.copy()).permute(2, 0, 1)), self.exif[i], torch.tensor(float(k >= 0))
+        if self.memory and self.variants: self._mem[(i, v, k)] = a
+        return self._item(a, i, k)
+
+    def _item(self, a, i, k): return TensorImage(torch.from_numpy(a.copy()).permute(2, 0, 1)), self.exif[i], torch.tensor(float(k >= 0))
 
 # %% ../nbs/05_data.ipynb #6ae18115
 def _hash_rank(groups, seed):
@@ -331,6 +336,7 @@ def get_dls(items:pd.DataFrame|str|os.PathLike|None=None, # items table; a folde
             manip_size:int=224, # side the manipulations are made at
             manip_fn=None, # manipulation function (default `aigfd.manipulate.make_negative`)
             variants:int|None=None, # None: new samples every epoch; V: V fixed versions per item, negatives cached (see `ManipDataset`)
+            memory:bool=False, # with `variants`: keep the samples in memory too (see `ManipDataset`)
             min_items:int=8, # fewer usable images: `DatasetTooSmallError`
             min_exif:int=2, # fewer training images with an EXIF tag: `DatasetTooSmallError`
             protocol:str|None=None, # 'paper' (default) or 'released-code': face crop rounding and where negatives are made
@@ -357,7 +363,7 @@ def get_dls(items:pd.DataFrame|str|os.PathLike|None=None, # items table; a folde
     device = default_device() if device is None else torch.device(device)
     P = get_protocol(protocol)
     kw = dict(size=size, seed=seed, p_clean=p_clean, manip_size=manip_size, manip_fn=manip_fn, variants=variants,
-              crop_rounding=P.crop, manip_order=P.manip_order)
+              crop_rounding=P.crop, manip_order=P.manip_order, memory=memory)
     tds, vds = ManipDataset(items[~is_valid], train=True, **kw), ManipDataset(items[is_valid], train=False, **kw)
     tfms = lambda: [IntToFloatTensor(), Normalize.from_stats(CLIP_MEAN, CLIP_STD, cuda=device.type == 'cuda')]
     dl = lambda ds, train: ManipDL(ds, bs=bs, shuffle=train, drop_last=train and len(ds) >= bs, num_workers=num_workers,

@@ -21,7 +21,7 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     warnings.filterwarnings('ignore', r'`torch\.jit\.script` is deprecated', FutureWarning)
     from fastai.learner import Learner, Metric
     from fastai.callback.core import Callback
-    from fastai.callback.schedule import ParamScheduler, SchedCos
+    from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine_scheds
     from fastai.callback.tracker import SaveModelCallback
     from fastai.callback.progress import CSVLogger
     from fastai.callback.fp16 import MixedPrecision, AMPMode
@@ -48,7 +48,8 @@ class TrainConfig:
     "Everything a training run needs besides the data"
     arch:str='resnet50'; emb_dim:int=768; img_size:int=224; bs:int=256; lr:float=1e-5; epochs:int=100; seed:int=42
     lr_min:float=1e-7  # cosine annealing floor
-    sched:str='paper'  # 'paper': one cosine over the run, per batch; 'reference': per-epoch cosine with period t_max
+    sched:str='paper'  # 'paper': one cosine over the run, per batch; 'reference': per-epoch cosine with period t_max; 'warmup': linear warm-up, then the paper's cosine
+    warmup:float=0.05  # share of the run spent warming up (sched='warmup')
     t_max:int=10  # reference code's CosineAnnealingLR T_max (epochs)
     wd:float=1e-4; decouple_wd:bool=False; betas:tuple=(0.9, 0.98); eps:float=1e-6
     init:str='random'; weights:str|None=None  # see `AIGFDNet`
@@ -148,7 +149,10 @@ def lr_schedule(cfg:TrainConfig, lr, n_epoch:int):
     "The learning-rate schedule of `cfg` for a run of `n_epoch` epochs starting at `lr`."
     if cfg.sched == 'paper': return SchedCos(lr, cfg.lr_min)
     if cfg.sched == 'reference': return sched_cos_epochs(lr, cfg.lr_min, n_epoch, cfg.t_max)
-    raise AigfdError(f"unknown schedule {cfg.sched!r}; use 'paper' or 'reference'")
+    if cfg.sched == 'warmup':  # linear from lr/100 over the first `warmup` share of the run, then cosine down to lr_min
+        w = min(max(cfg.warmup, 1e-3), 0.5)
+        return combine_scheds([w, 1 - w], [SchedLin(np.asarray(lr)/100, lr), SchedCos(lr, cfg.lr_min)])
+    raise AigfdError(f"unknown schedule {cfg.sched!r}; use 'paper', 'reference' or 'warmup'")
 
 # %% ../nbs/07_train.ipynb #68394535
 class EpochSeed(Callback):
@@ -345,6 +349,8 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
           dls:DataLoaders|None=None, # data; None: `aigfd.data.get_dls(size, bs, seed, **data_kwargs)`
           resume_from:str|None=None, # checkpoint to continue from
           data_kwargs:dict|None=None, # more arguments for `get_dls`
+          cbs:list|None=None, # extra fastai callbacks for the fit (e.g. `aigfd.study.LearningCurve`)
+          checkpoints:bool=True, # save model and optimiser after every epoch (for `resume`)
           **overrides, # `TrainConfig` fields to change
          ) -> Learner:
     "Train the pretext model; checkpoints, history, loss curve and final model land in `out`."
@@ -358,19 +364,19 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
         env = environment(getattr(cfg, 'protocol', None))
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         (Path(cfg.out)/'config.json').write_text(json.dumps({**asdict(cfg), 'environment': env}, indent=1, default=str))
-        return _train(cfg, dls, resume_from, data_kwargs, env)
+        return _train(cfg, dls, resume_from, data_kwargs, env, cbs, checkpoints)
 
-def _train(cfg, dls, resume_from, data_kwargs, env):
+def _train(cfg, dls, resume_from, data_kwargs, env, cbs=None, checkpoints=True):
     set_seed(cfg.seed)
     dls = dls if dls is not None else _data(cfg, data_kwargs or {})
-    learn = aigfd_learner(dls, cfg)
+    learn = aigfd_learner(dls, cfg, checkpoints=checkpoints)
     if hasattr(dls, 'counts'): log.warning(f"data: {dls.counts['train']} train / {dls.counts['valid']} valid images; "
         f"{dls.counts['exif_missing']} without EXIF (manipulation task only)")
     if num_distrib() > 1: distrib_setup()
     gpu = torch.cuda.is_available()
     with learn.distrib_ctx(sync_bn=gpu, cpu=not gpu) if num_distrib() > 1 else nullcontext(), _no_redraw():
-        if resume_from: resume(learn, resume_from)
-        else: learn.fit_cosine()
+        if resume_from: resume(learn, resume_from, cbs=cbs)
+        else: learn.fit_cosine(cbs=cbs)
     if rank_distrib() == 0:
         save_model(learn.model, Path(cfg.out)/'final', config=asdict(cfg), epochs=cfg.epochs, environment=env)
         plot_history(cfg.out)
