@@ -26,9 +26,9 @@ log = logging.getLogger('aigfd.study')
 
 # %% auto #0
 __all__ = ['log', 'CPU_TARGETS', 'LABELS', 'STUDY', 'probe_set', 'head_outputs', 'probe_metrics', 'LearningCurve', 'pretext_dls',
-           'step_seconds', 'plan_run', 'score_steps', 'learning_run', 'steps_detection', 'targets_reached',
-           'plot_learning', 'plot_detection', 'run_study', 'read_study', 'study_summary', 'publish_study',
-           'study_detection']
+           'step_seconds', 'plan_run', 'score_steps', 'learning_run', 'steps_detection', 'extrapolate_steps',
+           'targets_reached', 'plot_learning', 'plot_detection', 'run_study', 'read_study', 'beats_random',
+           'study_summary', 'publish_study', 'study_detection']
 
 # %% ../nbs/07b_study.ipynb #9ea20e01
 def probe_set(ds, # validation `aigfd.data.ManipDataset` (`dls.valid.dataset`)
@@ -108,7 +108,7 @@ def probe_metrics(out:np.ndarray, # head outputs [N, 5] on the probe set (`head_
 # %% ../nbs/07b_study.ipynb #ab6c055c
 class LearningCurve(Callback):
     "Probe-set accuracies at chosen training steps, with weights saved there; stops at the last step or the time budget"
-    order = 5  # after fastai's step counter (TrainEvalCallback)
+    order = 55  # after fastai's step counter (TrainEvalCallback) and the Recorder (smoothed loss)
     def __init__(self, probe:dict, # `probe_set`
                  at:list, # training steps to score at (step 0 is always scored)
                  budget_s:float|None=None, # stop once training (not scoring) time passes this
@@ -205,6 +205,7 @@ def learning_run(out, # run folder
                  steps:int|None, # optimisation steps (rounded up to whole epochs); None: as many as `budget_s` allows by the measured step time
                  budget_s:float|None=None, # refuse before training when the estimate exceeds it; stop training once it is spent
                  at:list|None=None, # steps to score at (default `score_steps(steps)`)
+                 stop_at:int|None=None, # end training at this step (default: the schedule's last); e.g. to repeat a run that its budget stopped
                  n_threads:int=2, # compute threads
                  variants:int|None=8, # cached versions of each item (None: fresh samples every epoch)
                  p_clean:float=0.5, # share of clean samples
@@ -225,7 +226,7 @@ def learning_run(out, # run folder
         plan = plan_run(cfg, steps, n_iter, budget_s, ps, variants)
         log.warning(f"study run {out.name}: {plan['steps']} steps in {plan['epochs']} epochs, estimated {plan['estimate_s']/60:.1f} min")
         probe = probe_set(dls.valid.dataset, progress=False)
-        lc = LearningCurve(probe, at if at is not None else score_steps(plan['steps']), budget_s, stop=plan['steps'])
+        lc = LearningCurve(probe, at if at is not None else score_steps(plan['steps']), budget_s, stop=stop_at or plan['steps'])
         t = time.perf_counter()
         train(cfg, dls=dls, cbs=[lc], checkpoints=False, epochs=plan['epochs'])
     curve = pd.read_csv(out/'curve.csv'); last = curve.iloc[-1]
@@ -283,17 +284,30 @@ LABELS = dict(manip_acc='manipulation, overall', manip_piecewise_affine='warp vs
               manip_mouth_hflip='mouth mirrored vs clean', manip_eye_hflip='eye mirrored vs clean', rank_iso='ranking ISO',
               rank_exposure='ranking exposure', rank_aperture='ranking aperture', rank_focal_length='ranking focal length')
 
+def extrapolate_steps(curve:pd.DataFrame, # `curve.csv` of a run
+                      metric:str, target:float, # accuracy column and the value wanted
+                      last:int=4, # scored steps the line is fitted to: the last ones (step > 0) up to the best
+                     ) -> float:
+    "Steps at which a straight line through (log10 step, accuracy) of the scored steps up to the best one reaches `target` (inf when the line does not rise): the rate of the rising part of the curve. A rough guide, not a prediction: learning curves bend, and a curve that falls after its best step is overfitting, which more steps of the same run do not cure."
+    c = curve[curve.step > 0]
+    if len(c) < 2: return np.nan
+    c = c.loc[:c[metric].idxmax()].tail(last)
+    if len(c) < 2 and c[metric].iloc[-1] < target: return np.inf  # best at the first scored step: the curve never rose
+    b, a = np.polyfit(np.log10(c.step), c[metric], 1)
+    if c[metric].iloc[-1] >= target: return float(c[c[metric] >= target].step.iloc[0])
+    return float(10**((target - a)/b)) if b > 0 else np.inf
+
 def targets_reached(curve:pd.DataFrame, # `curve.csv` of a run
                     targets:dict=CPU_TARGETS, # metric -> target accuracy
                     budget_s:float=1800, # training seconds allowed (the issue's 30 minutes)
                    ) -> pd.DataFrame:
-    "Per target: the best value within the budget (with its interval), and the first step and training minute where the point estimate reached the target (NaN: never)."
+    "Per target: the best value within the budget (with its interval), the first step and training minute where the point estimate reached the target (NaN: never), and `steps_needed` by `extrapolate_steps`."
     c = curve[curve.train_s <= budget_s]; rows = []
     for m, t in targets.items():
         i = c[m].idxmax(); hit = c[c[m] >= t]
         rows.append(dict(metric=m, target=t, best=c.loc[i, m], best_lo=c.loc[i, f'{m}_lo'], best_hi=c.loc[i, f'{m}_hi'], at_step=int(c.loc[i, 'step']),
                          reached=len(hit) > 0, first_step=hit.step.min() if len(hit) else np.nan,
-                         first_min=round(hit.train_s.min()/60, 1) if len(hit) else np.nan))
+                         first_min=round(hit.train_s.min()/60, 1) if len(hit) else np.nan, steps_needed=extrapolate_steps(c, m, t)))
     return pd.DataFrame(rows).set_index('metric')
 
 def plot_learning(curves:dict, # run name -> `curve.csv` table
@@ -377,6 +391,17 @@ def read_study(results) -> dict:
     if not runs: raise AigfdError(f"{results}: no study runs here (folders with curve.csv)")
     return runs
 
+def beats_random(det:pd.DataFrame, # `steps_detection` result
+                 name:str='the learned features', # how to call them
+                ) -> str:
+    "One plain sentence: at how many scored steps the learned features' AUC interval lies wholly above, or wholly below, the random-weights interval."
+    d, r = det[det.step > 0], det[det.step < 0].iloc[0]
+    above, below = d[d.ci_low > r.ci_high].step.tolist(), d[d.ci_high < r.ci_low].step.tolist()
+    s = f"{name}: of {len(d)} scored steps after step 0, the AUC interval lies wholly above the random-weights interval at {len(above)}"
+    s += f" (steps {', '.join(map(str, above))})" if above else ''
+    s += f" and wholly below it at {len(below)}" + (f" (steps {', '.join(map(str, below))})" if below else '')
+    return s + "; at the others the two overlap." if len(above) + len(below) < len(d) else s + "."
+
 def study_summary(results, # folder of run folders (curve.csv, study.json, config.json, optional detection.csv)
                   metrics=('manip_acc', 'manip_piecewise_affine', 'manip_mouth_180', 'manip_mouth_hflip', 'manip_eye_hflip', 'rank_iso', 'rank_exposure'),
                  ) -> str:
@@ -393,6 +418,16 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
     txt = (f"Held-out accuracies at each run's last step (95 % bootstrap intervals over held-out items; chance 0.5), "
            f"on the demo's pretext validation persons; {env.get('torch_threads', '?')} threads, torch {env.get('versions', {}).get('torch', '?')}, "
            f"CPU capability {env.get('cpu_capability', '?')}.\n\n" + to_markdown(pd.DataFrame(rows).set_index('run')))
+    for n, r in runs.items():
+        if (r['study'].get('plan', {}).get('budget_s') or 0) < 1500: continue  # the targets are for 30-minute runs
+        t = targets_reached(r['curve'], budget_s=1800)
+        last = r['curve'][r['curve'].train_s <= 1800].iloc[-1]
+        t = pd.DataFrame({'target': t.target.to_numpy(), 'best within 30 min (95 % CI)': [f"{b:.2f} ({lo:.2f}-{hi:.2f})" for b, lo, hi in zip(t.best, t.best_lo, t.best_hi)],
+                          'at step': t.at_step.to_numpy(), f'at the last step, {int(last.step)}': [_ci(last, m) for m in t.index],
+                          'reached': t.reached.map({True: 'yes', False: 'no'}).to_numpy(),
+                          'steps needed at the rate up to the best step (log-linear)': [f"{s:,.0f}" if np.isfinite(s) else 'never (not rising)' for s in t.steps_needed]},
+                         index=[LABELS.get(m, m) for m in t.index]).rename_axis('target of the `cpu` preset')
+        txt += f"\n\nRun {n} against the `cpu` preset's targets:\n\n" + to_markdown(t)
     det = [(n, r['detection']) for n, r in runs.items() if r['detection'] is not None]
     if det:
         drows = []
@@ -403,6 +438,7 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
                           'best step': int(d[d.step >= 0].sort_values('auc').iloc[-1].step), 'best AUC': f"{d[d.step >= 0].auc.max():.2f}"})
         txt += ("\n\nDetection, mean AUC over the five generators on the demo's class-fair test faces (GMM settings chosen per checkpoint on the fitting faces; "
                 "95 % bootstrap over test faces and seeds):\n\n" + to_markdown(pd.DataFrame(drows).set_index('run')))
+        for n, d in det: txt += '\n\n' + beats_random(d, n)
     return txt
 
 # %% ../nbs/07b_study.ipynb #5887b279
