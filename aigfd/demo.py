@@ -17,7 +17,7 @@ from .core import minibench_path, read_manifest, AigfdError, load_image, track
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for
 from .manipulate import manipulate_all
-from .data import minibench_items, get_dls
+from .study import pretext_dls
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
@@ -106,12 +106,7 @@ VARIANTS = {'aigfd (ours)': ('run', True, True),  # feature name -> (run folder,
             'ranking only (EXIF-L2R)': ('run_rank', True, False), 'manipulation only': ('run_manip', False, True)}
 
 def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
-    tab = pd.read_csv(out/'split.csv')
-    items = minibench_items(mb, n_photos=c['n_photos'], seed=c['seed'])
-    keep = set(tab[tab.split == 'pretext'].path)
-    items = items[(items.kind == 'photo') | items.file.isin(keep)].reset_index(drop=True)
-    dls = get_dls(items, size=c['img_size'], bs=c['bs'], seed=c['seed'], split_file=out/'pretext_split.csv', min_items=4,
-                   protocol=c['protocol'])
+    dls = pretext_dls(out, mb, size=c['img_size'], bs=c['bs'], seed=c['seed'], n_photos=c['n_photos'], protocol=c['protocol'])
     folder, use_rank, use_manip = VARIANTS[variant]
     if train_seed is not None: folder = f'{folder}_seed{train_seed}'  # the same data and schedule, another training seed
     run = out/folder; ck = sorted(run.glob('models/model_*.pth'), key=checkpoint_epoch) if run.exists() else []
