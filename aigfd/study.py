@@ -249,7 +249,7 @@ def steps_detection(runs:list, # run folders of one configuration (one per train
     from aigfd.repro import bootstrap_scores, summarise
     from aigfd.demo import _pre
     demo_dir = Path(demo_dir); gmm = gmm or dict(n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto')
-    c = json.loads((demo_dir/'config.json').read_text())['settings'] if (demo_dir/'config.json').exists() else {}
+    c = json.loads((demo_dir/'config.json').read_text()) if (demo_dir/'config.json').exists() else {}  # the demo's settings
     exts, size = {}, None
     for r in map(Path, runs):
         for f in sorted((r/'steps').glob('step_*.safetensors')):
