@@ -259,13 +259,12 @@ def steps_detection(runs:list, # run folders of one configuration (one per train
         size = m.config['img_size']; seed_r = json.loads((r/'config.json').read_text())['seed']
         exts[f'{r.name}|-1'] = make_backbone('aigfd', arch=m.config['arch'], emb_dim=m.config['emb_dim'], seed=seed_r)
     pre = _pre(dict(img_size=size, jpeg_quality=c.get('jpeg_quality', 90), protocol=c.get('protocol', 'paper')))
-    X = {}
+    X, rows = {}, {}
     for part in ('fit', 'test'):
-        rows = pd.read_csv(demo_dir/f'{part}_rows.csv')
-        F, st = extract_features(list(rows.path), exts, pre, bs=64)
+        rows[part] = pd.read_csv(demo_dir/f'{part}_rows.csv')
+        X[part], st = extract_features(list(rows[part].path), exts, pre, bs=64)
         if not ok_mask(st).all(): raise AigfdError(f"{demo_dir}: {(~ok_mask(st)).sum()} {part} faces could not be read")
-        X[part] = F
-    tt = pd.read_csv(demo_dir/'test_rows.csv'); res = []
+    tt, res = rows['test'], []
     for s in sorted({int(k.split('|')[1]) for k in exts}):
         runs_s = []
         for r in map(Path, runs):
@@ -370,11 +369,10 @@ def run_study(out, # folder of the run folders
     import shutil
     configs = configs or STUDY; out = Path(out); curves = {}
     for name in names or list(configs):
-        kw = {'steps': None, 'budget_s': budget_s, **configs[name], **kwargs}; slug = name
-        curves[name] = learning_run(out/slug, demo_dir, **kw)
+        curves[name] = learning_run(out/name, demo_dir, **{'steps': None, 'budget_s': budget_s, **configs[name], **kwargs})
         if results is not None:
-            dst = Path(results)/slug; dst.mkdir(parents=True, exist_ok=True)
-            for f in ('curve.csv', 'study.json', 'config.json'): shutil.copy(out/slug/f, dst/f)
+            dst = Path(results)/name; dst.mkdir(parents=True, exist_ok=True)
+            for f in ('curve.csv', 'study.json', 'config.json'): shutil.copy(out/name/f, dst/f)
     if results is not None: publish_study(results)
     return curves
 
@@ -410,7 +408,6 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
     runs = read_study(results); rows = []
     for name, r in runs.items():
         c, s, last = r['config'], r['study'], r['curve'].iloc[-1]
-        env = c.get('environment', {})
         rows.append({'run': name, 'model': f"{c['arch']} {c['img_size']} px", 'batch, lr': f"{c['bs']}, {c['lr']:g} ({c['sched']})", 'clean share': s['p_clean'],
                      'steps': int(last.step), 'training min': round(last.train_s/60, 1), 'images/s': s['images_per_s'],
                      **{LABELS.get(m, m): _ci(last, m) for m in metrics}})
