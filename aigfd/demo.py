@@ -17,7 +17,7 @@ from .core import minibench_path, read_manifest, AigfdError, load_image, track
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for
 from .manipulate import manipulate_all
-from .study import pretext_dls
+from .study import pretext_dls, beats_random
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
@@ -53,7 +53,7 @@ def demo_config(quick:bool=False, # a one-minute smoke test instead of the full 
                ) -> dict:
     "Settings of the demo (the `cpu` training preset on the whole minibench, or a tiny smoke test)."
     t = get_config('cpu')
-    c = dict(preset='cpu', arch=t.arch, img_size=t.img_size, epochs=6, bs=t.bs, lr=t.lr, seed=42,
+    c = dict(preset='cpu', arch=t.arch, img_size=64, epochs=8, bs=t.bs, lr=2e-3, sched='warmup', variants=8, seed=42,  # 64 px, warm-up: what learned soonest in `aigfd.study`
              protocol='paper', n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto', threshold='heldout', fpr=0.05, jpeg_quality=90, cap=5000,
              per_split=None, n_photos=None, sweep=[1, 2, 4, 8, 12, 16], sweep_pca_dim=32, before=dict(n_components=8, pca_dim=32, threshold='in-sample'), ablations=True)
     c.update(threads=2, train_seeds=3, n_boot=1000)  # reproducibility: compute threads, training seeds seed, seed+1, ..., bootstrap replicates
@@ -106,14 +106,16 @@ VARIANTS = {'aigfd (ours)': ('run', True, True),  # feature name -> (run folder,
             'ranking only (EXIF-L2R)': ('run_rank', True, False), 'manipulation only': ('run_manip', False, True)}
 
 def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
-    dls = pretext_dls(out, mb, size=c['img_size'], bs=c['bs'], seed=c['seed'], n_photos=c['n_photos'], protocol=c['protocol'])
+    dls = pretext_dls(out, mb, size=c['img_size'], bs=c['bs'], seed=c['seed'], n_photos=c['n_photos'], protocol=c['protocol'],
+                      variants=c['variants'], memory=c['variants'] is not None)  # with epochs <= variants, the very samples of fresh ones, made once for all runs
     folder, use_rank, use_manip = VARIANTS[variant]
     if train_seed is not None: folder = f'{folder}_seed{train_seed}'  # the same data and schedule, another training seed
     run = out/folder; ck = sorted(run.glob('models/model_*.pth'), key=checkpoint_epoch) if run.exists() else []
-    kw = dict(arch=c['arch'], img_size=c['img_size'], epochs=c['epochs'], bs=c['bs'], lr=c['lr'], seed=c['seed'] if train_seed is None else train_seed, out=str(run),
+    kw = dict(arch=c['arch'], img_size=c['img_size'], epochs=c['epochs'], bs=c['bs'], lr=c['lr'], sched=c['sched'], seed=c['seed'] if train_seed is None else train_seed, out=str(run),
               use_rank=use_rank, use_manip=use_manip, protocol=c['protocol'])
     train(c['preset'], dls=dls, resume_from=str(ck[-1]) if ck else None, **kw)
     dls.status.to_csv(out/'pretext_items.csv', index=False)
+    (out/'pretext_steps.json').write_text(json.dumps(dict(steps=len(dls.train)*c['epochs'], per_epoch=len(dls.train))))
 
 # %% ../nbs/10_demo.ipynb #92fb77f8
 def _extractors(out, c):
@@ -288,6 +290,40 @@ def _settings_lines(out):
             f"pca_dim {g['gmm']['pca_dim']}; threshold rule {g['rule']}" + (f", expected false-alarm rate {100*g['expected_fpr']:.1f} % "
             f"(95 % CI {100*g['ci'][0]:.1f}-{100*g['ci'][1]:.1f})" if g.get('expected_fpr') is not None else '') for n, g in cal.items()]
 
+def _study_results():
+    "The repository's `results/learning` (a source checkout), or None."
+    import aigfd
+    p = Path(aigfd.__file__).resolve().parent.parent/'results'/'learning'
+    return p if (p/'summary.md').exists() else None
+
+def _curve_section(out, c):
+    "Where the demo's training sits on the learning curve: detection AUC of its models at their last step against step 0 (the same network with random weights), over the study's curve when found."
+    if not ((out/'results.json').exists() and (out/'pretext_steps.json').exists()): return []
+    n = json.loads((out/'pretext_steps.json').read_text())['steps']
+    m = pd.DataFrame(read_results(out/'results.json')['metrics'])
+    m = m[(m.metric == 'auc') & (m.generator == 'mean')].set_index('feature')
+    fig, ax = plt.subplots(figsize=(6, 3.4)); study = _study_results()
+    det = pd.read_csv(study/'r18_64px_30min'/'detection.csv') if study is not None and (study/'r18_64px_30min'/'detection.csv').exists() else None
+    if det is not None:
+        d = det[det.step >= 0]
+        ax.plot(d.step.clip(lower=1), d.auc, marker='.', color='C2', label='aigfd.study: 30-min run, 64 px (results/learning)')
+        ax.fill_between(d.step.clip(lower=1), d.ci_low, d.ci_high, color='C2', alpha=.15)
+        ax.axhline(det[det.step < 0].auc.iloc[0], color='C2', ls='--', lw=1, label='aigfd.study: its random weights')
+    r = m.loc['same network, random weights']
+    ax.axhspan(r.lo, r.hi, color='grey', alpha=.3, label='this demo: random weights (step 0)'); ax.axhline(r.value, color='grey', lw=1)
+    for k, (v, col) in enumerate(zip(VARIANTS, ('C0', 'C1', 'C3'))):
+        if v in m.index: ax.errorbar([n*(1 + .06*k)], [m.loc[v, 'value']], [[m.loc[v, 'value'] - m.loc[v, 'lo']], [m.loc[v, 'hi'] - m.loc[v, 'value']]],
+                                     fmt='o', color=col, capsize=3, label=f'this demo: {v}, step {n}')
+    ax.set_xscale('log'); ax.set_xlabel('optimisation steps (step 0 drawn at 1)'); ax.set_ylabel('mean AUC over generators (%)'); ax.legend(fontsize=7)
+    _save_fig(fig, out/'learning_position.png')
+    o = m.loc['aigfd (ours)']
+    return ["## Where this demo sits on the learning curve", "",
+            f"The demo trains {n} optimisation steps ({c['epochs']} epoch{'s' if c['epochs'] != 1 else ''}). Mean AUC over generators of its learned features at that step: "
+            f"{o.value:.2f} (95 % interval {o.lo:.2f}-{o.hi:.2f}); the same network with random weights (step 0): {r.value:.2f} ({r.lo:.2f}-{r.hi:.2f})."
+            + (" The green curve is `aigfd.study`'s 30-minute run on the same data (one seed, its own random-weights draw; `results/learning` of the repository); "
+               + beats_random(det, 'its learned features') if det is not None else " The study of longer runs (`aigfd.study`, `nbs/07b_study.ipynb`) draws the whole curve."), "",
+            "![detection AUC against training steps](learning_position.png)", ""]
+
 def _step_report(out, c, mb):
     steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}
     tab = pd.read_csv(out/'split.csv'); hist = out/'run'/'history.csv'
@@ -298,6 +334,7 @@ def _step_report(out, c, mb):
           "## Data", "", *([note, ""] if (note := _minibench_note(mb)) else []), to_markdown(pd.crosstab(tab.generator, tab.split)), "",
           "## Pretext training (held-out validation, last epoch)", "", "```", json.dumps(h, indent=1), "```",
           "![loss curves](run/loss_curve.png)", "",
+          *_curve_section(out, c),
           *_faces_section(out, c),
           "## Table I layout: GMM over each feature, per generator (%)", "",
           "Every image (real and fake) in which a face was found cropped at 1.3x its landmark box (padded, not stretched, where the square "

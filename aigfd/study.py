@@ -354,7 +354,7 @@ STUDY = {  # result-folder name -> `learning_run` arguments (steps None: as many
     'r18_96px': dict(_S, arch='resnet18', img_size=96),
     'r10t_128px': dict(_S, arch='resnet10t', img_size=128),
     'r18_64px_bs64_lr5e-3': dict(_S, arch='resnet18', img_size=64, bs=64, lr=5e-3),
-    'demo_schedule': dict(steps=66, arch='resnet18', img_size=128, bs=32, lr=1e-3, sched='paper', variants=None),  # exactly what `aigfd demo` trains
+    'demo_schedule': dict(steps=88, arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', variants=8),  # exactly what `aigfd demo` trains (`10_demo` tests it)
 }
 
 def run_study(out, # folder of the run folders
