@@ -24,19 +24,20 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
                 min_face:int=80, # with face crops: when no face is found, detect again at a size that finds faces of this side (px; 0: no second pass)
                 quiet:bool=False, # no progress bar
                 center_crop:bool=False, # score images without a detected face on their centred square (default: verdict 'no face')
+                engine:str='auto', # 'auto' (ONNX Runtime, no torch import, where the detector allows), 'onnx' or 'torch'
                ):
     "Score face images: status, log-likelihood, percentile among photographic faces and verdict."
-    from aigfd.core import check_number, check_out_path
+    from aigfd.core import check_number, check_out_path, AigfdError
     import pandas as pd
-    from aigfd.gmm import Detector
+    from aigfd.runtime import score_images, read_detector_file, ENGINES
     check_number(bs, '--bs', 1, integer=True); check_number(min_face, '--min-face', 0, integer=True)
     check_out_path(csv, '--csv'); check_out_path(json, '--json')
-    det = Detector.load(detector)
+    if engine not in ENGINES: raise AigfdError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     lm = 'auto'
-    if det.pre.crop == 'face':
+    if read_detector_file(detector, backbone=False)[2].crop == 'face':  # refuses a bad detector file before any image is read
         from aigfd.landmarks import Landmarker
         lm = Landmarker('auto', min_face=min_face or None)
-    df = det.score(list(paths), bs=bs, progress=not quiet, landmarker=lm, center_crop=center_crop)  # folders expanded by the API's rule (`aigfd.core.scan_images`)
+    df = score_images(list(paths), detector, engine, bs=bs, progress=not quiet, landmarker=lm, center_crop=center_crop)  # folders expanded by the API's rule (`aigfd.core.scan_images`)
     print(f"verdicts: {df.attrs['threshold']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
         print(df.to_string(index=False, float_format=lambda v: f'{v:.2f}'))
@@ -63,7 +64,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
     "Fit the GMM detector on photographic faces and save it to one file."
     from aigfd.gmm import fit_detector
     from aigfd.core import check_number, check_out_path, AigfdError
-    from aigfd.features import CROPS
+    from aigfd.preprocess import CROPS
     check_number(jpeg_quality, '--jpeg-quality', 0, 100, integer=True); check_out_path(out, '--out')
     if crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
     from aigfd.repro import threads as _threads, environment
@@ -73,6 +74,10 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
                            threshold=threshold, border=border, protocol=protocol)
         det.info.update(environment=environment())
     det.save(out)
+    from aigfd.runtime import export_onnx, OnnxExportError
+    if det.pre.resize != 'tensor':  # the released code's tensor resize is scored with torch
+        try: export_onnx(out)  # once now, so that `aigfd score` runs without torch
+        except OnnxExportError as e: print(f"note: {e}")
     g = det.calibration.get('gmm', {})
     print(f"protocol {det.info['protocol']}: fitted a {det.gmm.n_components}-component {g.get('covariance_type', 'full')}-covariance GMM (pca_dim {g.get('pca_dim')}) on {det.n_fit} faces; saved {out}")
     print(det.describe_threshold())

@@ -22,6 +22,7 @@ from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
 from .gmm import Detector, GMMError
+from .runtime import export_onnx, OnnxExportError
 from .repro import environment, threads, bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
 from .protocol import get_protocol
 from .calibrate import fpr_interval
@@ -53,7 +54,7 @@ def demo_config(quick:bool=False, # a one-minute smoke test instead of the full 
                ) -> dict:
     "Settings of the demo (the `cpu` training preset on the whole minibench, or a tiny smoke test)."
     t = get_config('cpu')
-    c = dict(preset='cpu', arch=t.arch, img_size=64, epochs=8, bs=t.bs, lr=2e-3, sched='warmup', variants=8, seed=42,  # 64 px, warm-up: what learned soonest in `aigfd.study`
+    c = dict(preset='cpu', arch=t.arch, img_size=64, epochs=6, bs=t.bs, lr=2e-3, sched='warmup', variants=8, seed=42,  # 64 px, warm-up: what learned soonest in `aigfd.study`
              protocol='paper', n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto', threshold='heldout', fpr=0.05, jpeg_quality=90, cap=5000,
              per_split=None, n_photos=None, sweep=[1, 2, 4, 8, 12, 16], sweep_pca_dim=32, before=dict(n_components=8, pca_dim=32, threshold='in-sample'), ablations=True)
     c.update(threads=2, train_seeds=3, n_boot=1000)  # reproducibility: compute threads, training seeds seed, seed+1, ..., bootstrap replicates
@@ -181,6 +182,9 @@ def _step_eval(out, c, mb):
     fit = partial(Detector.fit, None, model=m, backbone=dict(kind='aigfd', arch=c['arch'], emb_dim=m.config['emb_dim']), pre=_pre(c), feats=F['aigfd (ours)|fit'], fpr=c['fpr'], protocol=c['protocol'])
     det = fit(**cal['aigfd (ours)']['gmm'], threshold=c['threshold'])  # the settings selected above
     det.info.update(data='minibench', split='fit', demo=c); det.save(out/'detector.safetensors')
+    if det.pre.resize != 'tensor':  # the released code's tensor resize is scored with torch
+        try: export_onnx(out/'detector.safetensors')  # once now, so that `aigfd score` runs without torch
+        except OnnxExportError as e: log.warning(str(e))
     _heldout_fpr(out, F, {'before': fit(**c['before']), 'after': det})
 
 def _heldout_fpr(out, F, dets):

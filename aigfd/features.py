@@ -1,4 +1,4 @@
-"""Identical preprocessing for every image (resize or face crop, optional JPEG re-encoding, CLIP normalisation), batched feature extraction with per-file status, and the feature extractors the evaluation compares.
+"""Batched feature extraction with per-file status, and the feature extractors the evaluation compares (the learned network, timm models, image statistics).
 
 Docs: https://aigfd.github.io/aigfd/features.html.md"""
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import io, json, os, dataclasses
 from safetensors.torch import load_file
 from .core import DataNotFoundError
-from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -20,122 +19,13 @@ import torch.nn.functional as F
 from PIL import Image
 from fastcore.basics import patch
 from .core import AigfdError, ImageReadError, load_image, image_files, CLIP_MEAN, CLIP_STD, track, scan_images, no_images_error
-from .landmarks import face_crop_box  # not aigfd.data: scoring must not import fastai and the training pipeline
+from .preprocess import (PREPROCESS_VERSION, CROPS, BORDERS, RESIZES, PreprocessError, Preprocess, jpeg_reencode, face_square, padded_crop,
+                               face_boxes, Inputs, ok_mask, _as_items)  # torch-free; imported here for the modules that use them from aigfd.features
 
 # %% auto #0
-__all__ = ['PREPROCESS_VERSION', 'CROPS', 'BORDERS', 'RESIZES', 'PreprocessError', 'Preprocess', 'jpeg_reencode', 'face_square',
-           'padded_crop', 'embedder', 'WeightsFileError', 'read_weights', 'make_backbone', 'ImageStats', 'face_boxes',
-           'extract_features', 'ok_mask']
+__all__ = ['embedder', 'WeightsFileError', 'read_weights', 'make_backbone', 'ImageStats', 'extract_features']
 
-# %% ../nbs/08a_features.ipynb #b78f238a
-PREPROCESS_VERSION = 1
-CROPS = ('none', 'center', 'face')
-BORDERS = ('pad', 'stretch')
-_RESAMPLE = {'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC, 'lanczos': Image.LANCZOS}
-RESIZES = ('pil', 'tensor')  # PIL resize of the image (antialiased), or bilinear on the [0,1] tensor without antialiasing (released code)
-
-class PreprocessError(AigfdError, ValueError):
-    "A preprocessing config that is invalid or from another version"
-
-@dataclass(frozen=True)
-class Preprocess:
-    "How every image is turned into a network input; saved inside detectors."
-    size:int=224 # side of the square network input
-    crop:str='none' # 'none' (whole image resized, paper), 'center' (centred square) or 'face' (1.3x landmark box)
-    face_scale:float=1.3 # crop side / larger side of the landmark box (crop='face')
-    border:str='pad' # face square past the image border: 'pad' with the mean colour, or 'stretch' (clamp, then resize; released code)
-    jpeg_quality:int|None=None # re-encode as JPEG at this quality after resizing (None: no re-encoding)
-    resample:str='bilinear' # PIL resampling filter: 'bilinear', 'bicubic' or 'lanczos'
-    resize:str='pil' # 'pil' (PIL with `resample`) or 'tensor' (released code: bilinear on the [0,1] tensor, no antialiasing)
-    mean:tuple=CLIP_MEAN # per-channel normalisation mean
-    std:tuple=CLIP_STD # per-channel normalisation std
-    version:int=PREPROCESS_VERSION # config format version
-
-    def __post_init__(self):
-        if self.version != PREPROCESS_VERSION: raise PreprocessError(
-            f"preprocessing version {self.version} is not supported by this aigfd (expects {PREPROCESS_VERSION})")
-        if self.crop not in CROPS: raise PreprocessError(f"crop={self.crop!r}: choose one of {CROPS}")
-        if self.resize not in RESIZES: raise PreprocessError(f"resize={self.resize!r}: choose one of {RESIZES}")
-        if self.border not in BORDERS: raise PreprocessError(f"border={self.border!r}: choose one of {BORDERS}")
-        if self.resample not in _RESAMPLE: raise PreprocessError(f"resample={self.resample!r}: choose one of {tuple(_RESAMPLE)}")
-        if not (isinstance(self.size, int) and self.size >= 16): raise PreprocessError(f"size={self.size!r}: need an int >= 16")
-        if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100: raise PreprocessError(f"jpeg_quality={self.jpeg_quality}: need 1..100 or None")
-        object.__setattr__(self, 'mean', tuple(float(m) for m in self.mean))
-        object.__setattr__(self, 'std', tuple(float(s) for s in self.std))
-
-    def to_json(self) -> str: return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, s:str|dict): # JSON text or the dict it holds
-        "Rebuild a config, refusing unknown fields and other versions."
-        d = json.loads(s) if isinstance(s, str) else dict(s)
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown: raise PreprocessError(f"unknown preprocessing fields {sorted(unknown)} (written by another aigfd version?)")
-        if d.get('version') != PREPROCESS_VERSION: raise PreprocessError(
-            f"preprocessing version {d.get('version')} is not supported by this aigfd (expects {PREPROCESS_VERSION})")
-        d.setdefault('border', 'stretch')  # written before the option existed: those detectors stretched
-        return cls(**d)
-
-# %% ../nbs/08a_features.ipynb #51e1876e
-def _center_square(w, h):
-    s = min(w, h)
-    return ((w-s)//2, (h-s)//2, (w-s)//2+s, (h-s)//2+s)
-
-def jpeg_reencode(im:Image.Image, # RGB image
-                  quality:int, # JPEG quality 1..100
-                 ) -> Image.Image:
-    "`im` after a JPEG save/load round trip at `quality`."
-    buf = io.BytesIO(); im.save(buf, format='JPEG', quality=int(quality)); buf.seek(0)
-    return Image.open(buf).convert('RGB')
-
-def face_square(box, # face box (x0,y0,x1,y1) in pixels
-                scale:float=1.3, # square side / larger box side
-               ) -> tuple[int, int, int, int]:
-    "The square (l,t,r,b) of `scale` x the larger side of `box` around its centre, NOT clamped (same rounding as `face_crop_box`)."
-    x0, y0, x1, y1 = box
-    s = max(1, int(max(x1 - x0, y1 - y0) * scale))
-    l, t = int((x0 + x1)/2 - s/2), int((y0 + y1)/2 - s/2)
-    return l, t, l + s, t + s
-
-def padded_crop(im:Image.Image, sq, # RGB image; square (l,t,r,b), may run past the border
-                fill:tuple=(0, 0, 0), # RGB colour of the part outside the image
-               ) -> Image.Image:
-    "`im` cropped to `sq`, the part outside the image filled with `fill` (no stretching)."
-    l, t, r, b = sq; w, h = im.size
-    out = Image.new('RGB', (r - l, b - t), tuple(fill))
-    box = (max(l, 0), max(t, 0), min(r, w), min(b, h))
-    if box[0] < box[2] and box[1] < box[3]: out.paste(im.crop(box), (box[0] - l, box[1] - t))
-    return out
-
-@patch
-def touches_border(self:Preprocess, box, # face box, or None
-                   w:int, h:int, # image size
-                  ) -> bool:
-    "Whether the face square of `box` runs past the image border (crop='face' only)."
-    if self.crop != 'face' or box is None: return False
-    l, t, r, b = face_square(box, self.face_scale)
-    return l < 0 or t < 0 or r > w or b > h
-
-@patch
-def crop_image(self:Preprocess, im:Image.Image, # RGB image
-               box=None, # face box (x0,y0,x1,y1) for crop='face'
-              ) -> Image.Image:
-    "The crop step alone (the whole image for crop='none')."
-    w, h = im.size
-    if self.crop == 'center' or (self.crop == 'face' and box is None): return im.crop(_center_square(w, h))
-    if self.crop != 'face': return im
-    if self.border == 'stretch': return im.crop(face_crop_box(box, w, h, self.face_scale))
-    return padded_crop(im, face_square(box, self.face_scale), tuple(round(255*m) for m in self.mean))
-
-@patch
-def image(self:Preprocess, im:Image.Image, # RGB image
-          box=None, # face box (x0,y0,x1,y1) for crop='face'
-         ) -> Image.Image:
-    "Crop, resize and (optionally) JPEG re-encode one RGB image."
-    im = self.crop_image(im, box)
-    im = im.resize((self.size, self.size), _RESAMPLE[self.resample])
-    return jpeg_reencode(im, self.jpeg_quality) if self.jpeg_quality else im
-
+# %% ../nbs/08a_features.ipynb #4e49bcb4
 @patch
 def __call__(self:Preprocess, im:Image.Image, # RGB image
              box=None, # face box (x0,y0,x1,y1) for crop='face'
@@ -144,6 +34,7 @@ def __call__(self:Preprocess, im:Image.Image, # RGB image
     if self.resize == 'tensor': return self.tensor_input(self.crop_image(im, box))
     x = (np.asarray(self.image(im, box), dtype=np.float32)/255. - np.float32(self.mean))/np.float32(self.std)  # numpy: no thread start-up per image
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
 
 # %% ../nbs/08a_features.ipynb #433152c2
 @patch
@@ -243,35 +134,6 @@ class ImageStats(nn.Module):
                           (border/inner.clamp_min(1e-8))[:, None], sat.mean(1, keepdim=True), sat.std(1, keepdim=True), corr], 1)
 
 # %% ../nbs/08a_features.ipynb #281a46ec
-def face_boxes(items:list, # image paths and/or PIL images
-               landmarker='auto', # landmark backend name or a ready `Landmarker`
-               progress:bool=False, # show a progress bar over the files
-              ) -> list:
-    "The landmark box (x0, y0, x1, y1) of each face, None where no face was found (files go through the landmark cache)."
-    from aigfd.landmarks import landmarks_for, Landmarker, landmark_box
-    paths = [i for i in items if not isinstance(i, Image.Image)]
-    lms = landmarks_for(paths, backend=landmarker, progress=progress) if paths else None
-    by_path = {} if lms is None else dict(zip(lms.file, lms.landmarks))
-    lm = None
-    out = []
-    for i in items:
-        if isinstance(i, Image.Image):
-            lm = lm or (landmarker if isinstance(landmarker, Landmarker) else Landmarker(landmarker))
-            pts = lm(i)
-        else: pts = by_path.get(str(i))
-        out.append(None if pts is None else landmark_box(pts))
-    return out
-
-def _as_items(images) -> tuple[list, list]:
-    "PIL images and image files of `images` (folders expanded by `scan_images`, the same rule as the CLI's), and the skipped files."
-    if isinstance(images, (str, os.PathLike, Image.Image)): images = [images]
-    items, skipped = [], []
-    for i in images:
-        if isinstance(i, Image.Image): items.append(i); continue
-        fs, sk = scan_images(i, keep_missing=True)  # a missing file gets a status row
-        items += fs; skipped += sk
-    return items, skipped
-
 def extract_features(images, # image files, a folder, or PIL images
                      extractor:Callable|dict, # model or batch->features callable (see `embedder`), or a dict name->extractor
                      pre:Preprocess=Preprocess(), # preprocessing, identical for every image
@@ -282,44 +144,16 @@ def extract_features(images, # image files, a folder, or PIL images
                      progress:bool=True, # show a progress bar
                     ) -> tuple[np.ndarray, pd.DataFrame]:
     "Features [N,D] (float32, NaN rows for failed files; a dict of them for a dict of extractors) and a status table (`path`, `status`, `face_found` (crop='face' only), `border`: the face square ran past the image)."
-    items, skipped = _as_items(images)
-    if not items: raise no_images_error(images, skipped)
-    if not (isinstance(bs, int) and bs >= 1): raise AigfdError(f"bs={bs!r}: the batch size must be an integer >= 1")
+    inp = Inputs(images, pre, bs, perturb, landmarker, progress)
     many = isinstance(extractor, dict)
     exs = extractor if many else {'': extractor}
     fs = {n: embedder(e.to(device) if isinstance(e, nn.Module) else e) for n, e in exs.items()}
-    boxes = face_boxes(items, landmarker, progress) if pre.crop == 'face' else [None]*len(items)
-    names = [f'<image {k}>' if isinstance(i, Image.Image) else str(i) for k, i in enumerate(items)] + [str(f) for f, _ in skipped]
-    status, feats = ['ok']*len(items), {n: [None]*len(items) for n in fs}
-    border = [False]*len(items)
-    batches = range(0, len(items), bs)
-    for s in (track(batches, 'feature batches', leave=False) if progress else batches):
-        xs, idx = [], []
-        for k in range(s, min(s+bs, len(items))):
-            try:
-                im = items[k] if isinstance(items[k], Image.Image) else load_image(items[k])
-                im = perturb(im.convert('RGB')) if perturb else im.convert('RGB')
-                xs.append(pre(im, boxes[k])); idx.append(k); border[k] = pre.touches_border(boxes[k], *im.size)
-                if pre.crop == 'face' and boxes[k] is None: status[k] = 'ok (no face found: centred square used)'
-            except (ImageReadError, OSError, ValueError) as e: status[k] = f'error: {e}'
-        if not xs: continue
+    feats = {n: [None]*len(inp.items) for n in fs}
+    for xs, idx in inp.batches(pre):
         xb = torch.stack(xs).to(device)
         for n, f in fs.items():
             with torch.inference_mode(): out = f(xb).float().cpu().numpy()
             for k, o in zip(idx, out): feats[n][k] = o
-    status += [f'skipped: {why}' for _, why in skipped]  # listed last, with NaN features
-    X = {n: _stack(v + [None]*len(skipped)) for n, v in feats.items()}
-    face = [b is not None for b in boxes] if pre.crop == 'face' else [pd.NA]*len(items)
-    face, border = face + [pd.NA]*len(skipped), border + [False]*len(skipped)
-    return X if many else X[''], pd.DataFrame(dict(path=names, status=status, face_found=pd.array(face, dtype='boolean'), border=border))
+    X = {n: inp.stack(v) for n, v in feats.items()}
+    return X if many else X[''], inp.table()
 
-def _stack(rows):
-    D = next((len(o) for o in rows if o is not None), 0)
-    return np.stack([o if o is not None else np.full(D, np.nan, np.float32) for o in rows]).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
-
-def ok_mask(status:pd.DataFrame, # status table of `extract_features`
-            face:bool=False, # also require a detected face (crop='face'; images scored on the centred square are left out)
-           ) -> np.ndarray:
-    "Rows of a status table whose features are usable."
-    ok = status.status.astype(str).str.startswith('ok').to_numpy(dtype=bool)
-    return ok & ~status.status.astype(str).str.contains('no face found').to_numpy(dtype=bool) if face else ok

@@ -21,10 +21,11 @@ from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_pa
 from .model import load_model, read_config
 from fastcore.basics import patch
 from .features import Preprocess, PreprocessError, embedder, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError, _as_items
+from .runtime import (DETECTOR_FORMAT, DETECTOR_VERSION, DetectorFileError, read_detector_file, percentile_of, threshold_text, verdict_table,
+                           _refuse)  # torch-free: shared with the ONNX Runtime scorer
 
 # %% auto #0
-__all__ = ['GMM_DTYPES', 'DETECTOR_FORMAT', 'DETECTOR_VERSION', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at',
-           'percentile_of', 'DetectorFileError', 'Detector', 'check_fit_settings', 'fit_detector']
+__all__ = ['GMM_DTYPES', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at', 'Detector', 'check_fit_settings', 'fit_detector']
 
 # %% ../nbs/08b_gmm.ipynb #b4bddd60
 class GMMError(AigfdError, ValueError):
@@ -194,19 +195,7 @@ def threshold_at(ll_fit, # log-likelihoods of the fitting (photographic) faces
     if method == 'order_statistic': return float(np.sort(ll)[int(fpr*len(ll))])
     raise AigfdError(f"threshold method {method!r}: use 'percentile' or 'order_statistic'")
 
-def percentile_of(ll, # log-likelihoods to place
-                  quantiles, # 1001 quantiles of the fitting log-likelihoods (0, 0.1, ..., 100 %)
-                 ) -> np.ndarray:
-    "Percentile (0-100) of each `ll` among the fitting faces."
-    q = np.asarray(quantiles, np.float64)
-    return np.interp(np.asarray(ll, np.float64), q, np.linspace(0, 100, len(q)))
-
 # %% ../nbs/08b_gmm.ipynb #0a651827
-DETECTOR_FORMAT, DETECTOR_VERSION = 'aigfd-detector', 1
-
-class DetectorFileError(AigfdError, ValueError):
-    "A detector file that is unsafe, corrupt or does not match this aigfd"
-
 @dataclass
 class Detector:
     "Preprocessing + backbone + GMM + threshold: scores images as photographic or AI-generated."
@@ -288,13 +277,7 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
 @patch
 def describe_threshold(self:Detector) -> str:
     "One line: what the verdict's threshold promises on new photographs."
-    c = self.calibration or {}
-    if c.get('rule') == 'heldout':
-        lo, hi = c['ci']
-        return (f"threshold {self.threshold:.2f}: expected false-alarm rate on new photographs {100*c['expected_fpr']:.1f} % "
-                f"({100*c.get('level', .95):.0f} % CI {100*lo:.1f}-{100*hi:.1f} %; {c['folds']}-fold held-out calibration on {c['n']} photographic faces)")
-    return (f"threshold {self.threshold:.2f}: {100*self.fpr:g} % of the {self.n_fit} fitting faces' own log-likelihoods (in-sample rule); "
-            f"the false-alarm rate on new photographs was not estimated")
+    return threshold_text(self.threshold, self.fpr, self.n_fit, self.calibration)
 
 # %% ../nbs/08b_gmm.ipynb #a9e257ec
 @patch
@@ -315,24 +298,13 @@ def save(self:Detector, path, # destination (.safetensors)
     save_file(t, str(path), metadata={'aigfd': json.dumps(cfg)})
     return Path(path)
 
-def _refuse(p, msg): raise DetectorFileError(f"{p}: {msg}")
-
 @patch(cls_method=True)
 def load(cls:Detector, path, # a file written by `Detector.save`
           weights_path=None, # override the referenced weights file
          ) -> Detector:
     "Read a detector; never unpickles, refuses files that do not match this aigfd."
     p = Path(path)
-    if not p.exists(): raise DataNotFoundError(f"{p}: detector file not found")
-    try:
-        with safe_open(str(p), 'pt') as f: meta, t = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e: _refuse(p, f"not a safetensors detector file ({type(e).__name__}); refusing to read it (pickles are never loaded)")
-    try: cfg = json.loads(meta['aigfd'])
-    except (KeyError, ValueError): _refuse(p, "safetensors file without an aigfd detector header")
-    if cfg.get('format') != DETECTOR_FORMAT or cfg.get('version') != DETECTOR_VERSION:
-        _refuse(p, f"detector format {cfg.get('format')!r} v{cfg.get('version')} is not supported (expects {DETECTOR_FORMAT!r} v{DETECTOR_VERSION})")
-    try: pre = Preprocess.from_json(cfg['preprocess'])
-    except PreprocessError as e: _refuse(p, str(e))
+    cfg, t, pre = read_detector_file(p, 'pt')  # header and format checks shared with `aigfd.runtime`
     g = {k[4:]: v for k, v in t.items() if k.startswith('gmm.')}
     try: gmm = GMMScorer(**g)
     except (TypeError, GMMError) as e: _refuse(p, f"GMM parameters incomplete or inconsistent ({e})")
@@ -370,16 +342,7 @@ def score(self:Detector, images, # image files, a folder, or PIL images
           ) -> pd.DataFrame:
     "DataFrame with `path`, `status`, `log_likelihood`, `percentile`, `verdict` for every input."
     X, st = extract_features(images, self.model, self.pre, bs=bs, progress=progress, landmarker=landmarker)
-    ok, face = ok_mask(st), ok_mask(st, face=True)
-    use = ok if center_crop else face
-    ll = np.full(len(X), np.nan)
-    if use.any(): ll[use] = self.gmm.score(X[use])
-    verdict = np.where(ll >= self.threshold, 'photographic', 'AI-generated').astype(object)
-    status = np.where(face, 'ok', np.where(ok, 'no face: centred square scored' if center_crop else 'no face', st.status)).astype(object)
-    verdict[~use] = np.where(ok[~use], 'no face', st.status[~use].to_numpy())
-    df = pd.DataFrame(dict(path=st.path, status=status, log_likelihood=ll, percentile=percentile_of(ll, self.quantiles), verdict=verdict))
-    df.attrs['threshold'] = self.describe_threshold()
-    return df
+    return verdict_table(X, st, self.gmm.score, self.threshold, self.quantiles, center_crop, self.describe_threshold())  # shared with `aigfd.runtime`
 
 # %% ../nbs/08b_gmm.ipynb #b1c4ee11
 def fit_detector(real, # folder(s) or files of photographic faces

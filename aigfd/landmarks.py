@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/landmarks.html.md"""
 
 # %% ../nbs/03_landmarks.ipynb #bef65c53
 from __future__ import annotations
-import os, tempfile, warnings, importlib.util
+import os, sys, tempfile, warnings, importlib.util
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -34,8 +34,9 @@ def dlib_model_path() -> Path:
 def _hub_dir(weights_dir=None) -> Path:
     "The torch hub folder face-alignment loads from: `weights_dir`, else `$TORCH_HOME/hub`."
     if weights_dir is None:
-        import torch
-        return Path(torch.hub.get_dir())
+        if 'torch' in sys.modules: return Path(sys.modules['torch'].hub.get_dir())  # honours `torch.hub.set_dir`
+        home = os.getenv('TORCH_HOME') or os.path.join(os.getenv('XDG_CACHE_HOME') or '~/.cache', 'torch')  # torch's rule, without importing torch (seconds)
+        return Path(home).expanduser()/'hub'
     d = Path(weights_dir).expanduser()
     for c in (d, d/'hub'):  # accept the hub folder, a TORCH_HOME-style folder, or the checkpoints folder itself
         if (c/'checkpoints').is_dir(): return c

@@ -25,10 +25,10 @@ from .protocol import get_protocol
 log = logging.getLogger('aigfd.study')
 
 # %% auto #0
-__all__ = ['log', 'CPU_TARGETS', 'LABELS', 'STUDY', 'probe_set', 'head_outputs', 'probe_metrics', 'LearningCurve', 'pretext_dls',
-           'step_seconds', 'plan_run', 'score_steps', 'learning_run', 'steps_detection', 'extrapolate_steps',
-           'targets_reached', 'plot_learning', 'plot_detection', 'run_study', 'read_study', 'beats_random',
-           'study_summary', 'publish_study', 'study_detection']
+__all__ = ['log', 'CPU_TARGETS', 'LABELS', 'STUDY', 'SWEEP', 'probe_set', 'head_outputs', 'probe_metrics', 'LearningCurve',
+           'pretext_dls', 'step_seconds', 'plan_run', 'score_steps', 'learning_run', 'steps_detection',
+           'extrapolate_steps', 'targets_reached', 'plot_learning', 'plot_detection', 'run_study', 'read_study',
+           'beats_random', 'study_summary', 'publish_study', 'study_detection']
 
 # %% ../nbs/07b_study.ipynb #9ea20e01
 def probe_set(ds, # validation `aigfd.data.ManipDataset` (`dls.valid.dataset`)
@@ -354,7 +354,12 @@ STUDY = {  # result-folder name -> `learning_run` arguments (steps None: as many
     'r18_96px': dict(_S, arch='resnet18', img_size=96),
     'r10t_128px': dict(_S, arch='resnet10t', img_size=128),
     'r18_64px_bs64_lr5e-3': dict(_S, arch='resnet18', img_size=64, bs=64, lr=5e-3),
-    'demo_schedule': dict(steps=88, arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', variants=8),  # exactly what `aigfd demo` trains (`10_demo` tests it)
+    'demo_schedule': dict(steps=66, arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', variants=8),  # exactly what `aigfd demo` trains (`10_demo` tests it)
+}
+_L = dict(arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', steps=3212, stop_at=1606)  # the 30-minute run's schedule (`r18_64px_30min`), stopped at its best step
+SWEEP = {  # weight decay and the share of clean samples, each changed alone from the 30-minute run (wd 1e-4, half the samples clean)
+    'r18_64px_wd1e-2': dict(_L, wd=1e-2),
+    'r18_64px_clean25': dict(_L, p_clean=0.25),
 }
 
 def run_study(out, # folder of the run folders
@@ -408,7 +413,7 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
     runs = read_study(results); rows = []
     for name, r in runs.items():
         c, s, last = r['config'], r['study'], r['curve'].iloc[-1]
-        rows.append({'run': name, 'model': f"{c['arch']} {c['img_size']} px", 'batch, lr': f"{c['bs']}, {c['lr']:g} ({c['sched']})", 'clean share': s['p_clean'],
+        rows.append({'run': name, 'model': f"{c['arch']} {c['img_size']} px", 'batch, lr': f"{c['bs']}, {c['lr']:g} ({c['sched']})", 'weight decay': f"{c['wd']:g}", 'clean share': s['p_clean'],
                      'steps': int(last.step), 'training min': round(last.train_s/60, 1), 'images/s': s['images_per_s'],
                      **{LABELS.get(m, m): _ci(last, m) for m in metrics}})
     env = next(iter(runs.values()))['config'].get('environment', {})

@@ -229,7 +229,8 @@ def aigfd_learner(dls:DataLoaders, # batches (x, exif, manip)
     learn = Learner(dls, model, loss_func=loss, opt_func=aigfd_opt(cfg), lr=cfg.lr, metrics=aigfd_metrics(),
                     splitter=aigfd_splitter, wd_bn_bias=True, path=cfg.out, cbs=cbs, **kwargs)
     learn.cfg = cfg
-    if cfg.mixed_precision and torch.cuda.is_available() and dls.device.type == 'cuda':
+    dev = getattr(dls, 'device', None)  # a torch.device, or the string it was given as ('cuda')
+    if cfg.mixed_precision and torch.cuda.is_available() and dev is not None and torch.device(dev).type == 'cuda':
         learn.add_cbs([ChannelsLast(), MixedPrecision(amp_mode=AMPMode.BF16)])
     return learn
 

@@ -131,7 +131,7 @@ def test_status_columns_of_score_reach_every_output(blue, london_faces, det_file
     def with_face(self, *a, **k):
         df = orig(self, *a, **k); return df.assign(face=np.where(df.path.str.contains('blue'), 'no face', 'face found'))
     monkeypatch.setattr(Detector, 'score', with_face)
-    rc, out, _ = run_cli('score', blue, london_faces[0], '--detector', det_file, '--quiet')
+    rc, out, _ = run_cli('score', blue, london_faces[0], '--detector', det_file, '--quiet', '--engine', 'torch')  # the patched `Detector.score`
     assert rc == 0 and 'face' in out.splitlines()[0] and 'no face' in out and 'face found' in out
     fk = tmp_path/'fakes'; (fk/'gen').mkdir(parents=True); (fk/'gen'/'blue.png').write_bytes(blue.read_bytes())
     (fk/'gen'/'x.jpg').write_bytes(london_faces[3].read_bytes())
@@ -245,11 +245,12 @@ def test_float_tiff_not_blank(london_faces, tmp_path, tiny_detector):
 # ---- 10. options and output paths checked before any image is read ----
 
 def test_options_checked_before_work(london_faces, det_file, tmp_path, monkeypatch):
-    import aigfd.features
+    import aigfd.features, aigfd.preprocess, aigfd.landmarks
     def no_reading(*a, **k): raise AssertionError('an image was read before the options were checked')
-    monkeypatch.setattr(aigfd.features, 'load_image', no_reading)
+    for m in (aigfd.features, aigfd.preprocess, aigfd.landmarks): monkeypatch.setattr(m, 'load_image', no_reading)
     for args, msg in [(['--csv', tmp_path/'missing_dir'/'s.csv'], 'missing_dir does not exist'), (['--bs', 0], '--bs 0'),
-                      (['--bs', -3], '--bs -3'), (['--json', tmp_path], 'is a folder'), (['--min-face', -1], '--min-face -1')]:
+                      (['--bs', -3], '--bs -3'), (['--json', tmp_path], 'is a folder'), (['--min-face', -1], '--min-face -1'),
+                      (['--engine', 'tensorrt'], '--engine')]:
         rc, out, err = run_cli('score', london_faces[0], '--detector', det_file, *args)
         assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1 and not out, (args, err)
     rc, _, err = run_cli('manipulate', london_faces[0], tmp_path/'x'/'y', '--size', 8)
