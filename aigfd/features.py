@@ -25,7 +25,7 @@ from .preprocess import (PREPROCESS_VERSION, CROPS, BORDERS, RESIZES, Preprocess
 # %% auto #0
 __all__ = ['embedder', 'WeightsFileError', 'read_weights', 'make_backbone', 'ImageStats', 'extract_features']
 
-# %% ../nbs/08a_features.ipynb #4e49bcb4
+# %% ../nbs/08a_features.ipynb #ad075f31
 @patch
 def __call__(self:Preprocess, im:Image.Image, # RGB image
              box=None, # face box (x0,y0,x1,y1) for crop='face'
