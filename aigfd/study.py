@@ -420,6 +420,8 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
     txt = (f"Held-out accuracies at each run's last step (95 % bootstrap intervals over held-out items; chance 0.5), "
            f"on the demo's pretext validation persons; {env.get('torch_threads', '?')} threads, torch {env.get('versions', {}).get('torch', '?')}, "
            f"CPU capability {env.get('cpu_capability', '?')}.\n\n" + to_markdown(pd.DataFrame(rows).set_index('run')))
+    notes = [f"- {n}: {r['study']['note']}" for n, r in runs.items() if r['study'].get('note')]  # e.g. a run whose timing was contended
+    if notes: txt += "\n\nNotes on runs:\n\n" + '\n'.join(notes)
     for n, r in runs.items():
         if (r['study'].get('plan', {}).get('budget_s') or 0) < 1500: continue  # the targets are for 30-minute runs
         t = targets_reached(r['curve'], budget_s=1800)
