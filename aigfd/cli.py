@@ -74,10 +74,8 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
                            threshold=threshold, border=border, protocol=protocol)
         det.info.update(environment=environment())
     det.save(out)
-    from aigfd.runtime import export_onnx, OnnxExportError
-    if det.pre.resize != 'tensor':  # the released code's tensor resize is scored with torch
-        try: export_onnx(out)  # once now, so that `aigfd score` runs without torch
-        except OnnxExportError as e: print(f"note: {e}")
+    from aigfd.runtime import export_after_save
+    if why := export_after_save(out): print(f"note: {why}")
     g = det.calibration.get('gmm', {})
     print(f"protocol {det.info['protocol']}: fitted a {det.gmm.n_components}-component {g.get('covariance_type', 'full')}-covariance GMM (pca_dim {g.get('pca_dim')}) on {det.n_fit} faces; saved {out}")
     print(det.describe_threshold())

@@ -22,7 +22,7 @@ from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
 from .gmm import Detector, GMMError
-from .runtime import export_onnx, OnnxExportError
+from .runtime import export_after_save
 from .repro import environment, threads, bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
 from .protocol import get_protocol
 from .calibrate import fpr_interval
@@ -182,9 +182,7 @@ def _step_eval(out, c, mb):
     fit = partial(Detector.fit, None, model=m, backbone=dict(kind='aigfd', arch=c['arch'], emb_dim=m.config['emb_dim']), pre=_pre(c), feats=F['aigfd (ours)|fit'], fpr=c['fpr'], protocol=c['protocol'])
     det = fit(**cal['aigfd (ours)']['gmm'], threshold=c['threshold'])  # the settings selected above
     det.info.update(data='minibench', split='fit', demo=c); det.save(out/'detector.safetensors')
-    if det.pre.resize != 'tensor':  # the released code's tensor resize is scored with torch
-        try: export_onnx(out/'detector.safetensors')  # once now, so that `aigfd score` runs without torch
-        except OnnxExportError as e: log.warning(str(e))
+    if why := export_after_save(out/'detector.safetensors'): log.warning(why)  # so that `aigfd score` runs without torch
     _heldout_fpr(out, F, {'before': fit(**c['before']), 'after': det})
 
 def _heldout_fpr(out, F, dets):

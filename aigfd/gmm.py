@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from .protocol import get_protocol
 from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_paths, scan_images, warn_skipped, no_images_error

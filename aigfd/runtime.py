@@ -16,7 +16,7 @@ from .preprocess import Preprocess, PreprocessError, Inputs, ok_mask
 # %% auto #0
 __all__ = ['DETECTOR_FORMAT', 'DETECTOR_VERSION', 'ENGINES', 'DetectorFileError', 'read_detector_file', 'percentile_of',
            'threshold_text', 'verdict_table', 'gmm_loglik', 'OnnxExportError', 'onnx_path', 'export_onnx',
-           'OnnxDetector', 'score_images']
+           'export_after_save', 'OnnxDetector', 'score_images']
 
 # %% ../nbs/08d_runtime.ipynb #7dd181d6
 DETECTOR_FORMAT, DETECTOR_VERSION = 'aigfd-detector', 1
@@ -158,6 +158,13 @@ def export_onnx(detector, # detector file (`aigfd.gmm.Detector.save`)
     except Exception as e: raise OnnxExportError(f"{detector}: its network could not be exported to ONNX ({type(e).__name__}: {str(e)[:200]}): score it with torch") from None
     finally: Path(tmp).unlink(missing_ok=True)
     return out
+
+def export_after_save(detector, # detector file just written (`aigfd fit`, `aigfd demo`)
+                     ) -> str|None:
+    "Export its network now so that scoring runs without torch; None when done or not needed (the released code's tensor resize is scored with torch), else why it failed."
+    if read_detector_file(detector, backbone=False)[2].resize == 'tensor': return None
+    try: export_onnx(detector)
+    except OnnxExportError as e: return str(e)
 
 # %% ../nbs/08d_runtime.ipynb #a045f1f3
 class OnnxDetector:
