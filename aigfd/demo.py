@@ -20,6 +20,8 @@ from .manipulate import manipulate_all
 from .study import pretext_dls, beats_random
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
+from .budget import step_seconds, plan_run
+from fastai.torch_core import no_random
 from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
 from .gmm import Detector, GMMError
 from .runtime import export_after_save
@@ -30,7 +32,7 @@ from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_sco
                             save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep, face_counts)
 
 # %% auto #0
-__all__ = ['log', 'VARIANTS', 'COMPARISONS', 'demo_split', 'demo_config', 'heldout_fpr_text', 'run_demo']
+__all__ = ['log', 'VARIANTS', 'DEMO_TRAIN_S', 'COMPARISONS', 'demo_split', 'demo_config', 'heldout_fpr_text', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #2fa86656
 log = logging.getLogger('aigfd.demo')
@@ -106,6 +108,18 @@ def _step_manip(out, c, mb):
 VARIANTS = {'aigfd (ours)': ('run', True, True),  # feature name -> (run folder, EXIF ranking term, manipulation term)
             'ranking only (EXIF-L2R)': ('run_rank', True, False), 'manipulation only': ('run_manip', False, True)}
 
+DEMO_TRAIN_S = 540  # the demo's training runs together: its 15 minutes less the 5.5 its other steps took in the published run (demo.log)
+
+def _say_budget(c, dls, cfg):
+    "Before the first training run: log the estimate of all the demo's training runs on this machine, as a warning when over `DEMO_TRAIN_S` (the demo goes on)."
+    n = len(_variants(c))*c['train_seeds']
+    with no_random(): p = plan_run(cfg, cfg.epochs*len(dls.train), len(dls.train), None, step_seconds(cfg, dls), cfg.variants)
+    s = f"demo: {n} training runs of {p['steps']} steps, estimated {n*p['estimate_s']/60:.1f} min on this machine ({p['s_per_step']:.2f} s per step measured)"
+    if n*p['estimate_s'] > DEMO_TRAIN_S: log.warning(s + f", over the {DEMO_TRAIN_S/60:.0f} min they have in the demo's 15-minute budget: the demo goes on, "
+                                                   "but will take longer (`aigfd demo --quick` is a one-minute check)")
+    else: log.info(s)
+    return n*p['estimate_s']
+
 def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
     dls = pretext_dls(out, mb, size=c['img_size'], bs=c['bs'], seed=c['seed'], n_photos=c['n_photos'], protocol=c['protocol'],
                       variants=c['variants'], memory=c['variants'] is not None)  # with epochs <= variants, the very samples of fresh ones, made once for all runs
@@ -113,7 +127,8 @@ def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
     if train_seed is not None: folder = f'{folder}_seed{train_seed}'  # the same data and schedule, another training seed
     run = out/folder; ck = sorted(run.glob('models/model_*.pth'), key=checkpoint_epoch) if run.exists() else []
     kw = dict(arch=c['arch'], img_size=c['img_size'], epochs=c['epochs'], bs=c['bs'], lr=c['lr'], sched=c['sched'], seed=c['seed'] if train_seed is None else train_seed, out=str(run),
-              use_rank=use_rank, use_manip=use_manip, protocol=c['protocol'])
+              use_rank=use_rank, use_manip=use_manip, protocol=c['protocol'], variants=c['variants'], budget_s=None)  # the demo's estimate covers all its runs
+    if train_seed is None and variant == list(VARIANTS)[0] and not ck: _say_budget(c, dls, get_config(c['preset'], **kw))
     train(c['preset'], dls=dls, resume_from=str(ck[-1]) if ck else None, **kw)
     dls.status.to_csv(out/'pretext_items.csv', index=False)
     (out/'pretext_steps.json').write_text(json.dumps(dict(steps=len(dls.train)*c['epochs'], per_epoch=len(dls.train))))

@@ -20,15 +20,16 @@ from .data import get_dls, minibench_items
 from .model import AIGFDNet, save_model, load_model
 from .losses import FiveTaskLoss
 from .train import get_config, train, TrainConfig
+from .budget import step_seconds, plan_run
 from .protocol import get_protocol
 
 log = logging.getLogger('aigfd.study')
 
 # %% auto #0
 __all__ = ['log', 'CPU_TARGETS', 'LABELS', 'STUDY', 'SWEEP', 'probe_set', 'head_outputs', 'probe_metrics', 'LearningCurve',
-           'pretext_dls', 'step_seconds', 'plan_run', 'score_steps', 'learning_run', 'steps_detection',
-           'extrapolate_steps', 'targets_reached', 'plot_learning', 'plot_detection', 'run_study', 'read_study',
-           'beats_random', 'study_summary', 'publish_study', 'study_detection']
+           'pretext_dls', 'score_steps', 'learning_run', 'steps_detection', 'extrapolate_steps', 'targets_reached',
+           'plot_learning', 'plot_detection', 'run_study', 'read_study', 'beats_random', 'study_summary',
+           'publish_study', 'study_detection']
 
 # %% ../nbs/07b_study.ipynb #9ea20e01
 def probe_set(ds, # validation `aigfd.data.ManipDataset` (`dls.valid.dataset`)
@@ -154,47 +155,6 @@ def pretext_dls(demo_dir, # a demo folder with `split.csv` (`aigfd.demo`)
     items = items[(items.kind == 'photo') | items.file.isin(set(tab[tab.split == 'pretext'].path))].reset_index(drop=True)
     return get_dls(items, size=size, bs=bs, seed=seed, split_file=demo_dir/'pretext_split.csv', min_items=4, protocol=protocol, **kwargs)
 
-def step_seconds(cfg:TrainConfig, # configuration (arch, img_size, bs, lr, ...)
-                 dls=None, # data to time a real batch with (None: random images)
-                 n:int=3, # timed steps (after one warm-up step)
-                ) -> dict:
-    "Seconds per training step of `cfg` on this machine: `model` (forward, backward, optimiser), `data` (one batch from `dls` made from scratch) and `data_cached` (the same batch again: cached when the data has `variants`)."
-    torch.manual_seed(0)
-    model = AIGFDNet(cfg.arch, emb_dim=cfg.emb_dim, img_size=cfg.img_size)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    t_data = t_cached = 0.
-    if dls is not None:
-        ds, dl = dls.train.dataset, dls.train; e, st = ds.epoch, dl.rng.getstate()  # the same batch twice, then the loader as it was
-        t = time.perf_counter(); x, exif, manip = dl.one_batch(); t_data = time.perf_counter() - t
-        ds.epoch = e; dl.rng.setstate(st); t = time.perf_counter(); dl.one_batch(); t_cached = time.perf_counter() - t
-        ds.epoch = e; dl.rng.setstate(st)
-    else: x, exif, manip = torch.randn(cfg.bs, 3, cfg.img_size, cfg.img_size), torch.randn(cfg.bs, 4), (torch.rand(cfg.bs) < .5).float()
-    loss = FiveTaskLoss(use_rank=cfg.use_rank, use_manip=cfg.use_manip, sigma=get_protocol(cfg.protocol).sigma if cfg.sigma is None else cfg.sigma)
-    def _step():
-        opt.zero_grad(); loss(model(x), exif, manip).backward(); opt.step()
-    _step(); t = time.perf_counter()
-    for _ in range(n): _step()
-    return dict(model=(time.perf_counter() - t)/n, data=t_data, data_cached=t_cached)
-
-def plan_run(cfg:TrainConfig, # configuration
-             steps:int, # optimisation steps wanted
-             n_iter:int, # steps per epoch (len(dls.train))
-             budget_s:float|None=None, # refuse when the estimate exceeds this (None: no limit)
-             per_step:dict|None=None, # `step_seconds` result (None: measured now, on random images)
-             variants:int|None=None, # the data's `variants`: after that many epochs a batch costs `data_cached`
-            ) -> dict:
-    "Epochs, steps (rounded up to whole epochs) and the estimated training seconds; `AigfdError` before training when the estimate exceeds `budget_s`."
-    if steps < 1 or n_iter < 1: raise AigfdError(f"plan_run: need steps >= 1 and at least one batch per epoch (got steps={steps}, n_iter={n_iter})")
-    epochs = math.ceil(steps/n_iter); ps = per_step or step_seconds(cfg)
-    cold = min(epochs, variants or epochs)*n_iter  # steps whose samples are made, not read from the cache
-    est = epochs*n_iter*ps['model'] + cold*ps['data'] + (epochs*n_iter - cold)*ps.get('data_cached', ps['data'])
-    plan = dict(epochs=epochs, steps=epochs*n_iter, s_per_step=round(est/(epochs*n_iter), 3), estimate_s=round(est, 1), budget_s=budget_s)
-    if budget_s is not None and est > budget_s: raise AigfdError(
-        f"{cfg.arch} at {cfg.img_size} px, batch {cfg.bs}: {epochs*n_iter} steps need about {est/60:.1f} min on this machine "
-        f"({plan['s_per_step']:.2f} s per step measured, {torch.get_num_threads()} threads), over the budget of {budget_s/60:.1f} min; "
-        f"use at most {int(budget_s/plan['s_per_step'])} steps, a smaller input or a smaller backbone")
-    return plan
-
 # %% ../nbs/07b_study.ipynb #664c0942
 def score_steps(steps:int, n:int=8) -> list:
     "About `n` training steps, spaced evenly on a log scale up to `steps` (where the curve changes fastest)."
@@ -214,7 +174,7 @@ def learning_run(out, # run folder
                 ) -> pd.DataFrame:
     "Train the `cpu` preset with `overrides` on the demo's pretext data, scoring the probe set along the way; returns `curve.csv`."
     from aigfd.repro import threads
-    out = Path(out); cfg = get_config('cpu', out=str(out), threads=n_threads, **overrides)
+    out = Path(out); cfg = get_config('cpu', out=str(out), threads=n_threads, variants=variants, budget_s=None, **overrides)  # the budget is checked here, below
     with threads(n_threads):
         dls = pretext_dls(demo_dir, mb, size=cfg.img_size, bs=cfg.bs, seed=cfg.seed, protocol=cfg.protocol, variants=variants, p_clean=p_clean, memory=variants is not None)
         ps, n_iter = step_seconds(cfg, dls), len(dls.train)

@@ -28,11 +28,12 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     from fastai.callback.channelslast import ChannelsLast
     from fastai.data.core import DataLoaders
     from fastai.optimizer import Adam
-    from fastai.torch_core import set_seed, rank_distrib, num_distrib
+    from fastai.torch_core import set_seed, rank_distrib, num_distrib, no_random
 from .core import AigfdError, EXIF_TAGS, HEAD_NAMES, interactive
 from .losses import FiveTaskLoss, pair_labels
 from .protocol import get_protocol
 from .model import AIGFDNet, aigfd_splitter, save_model
+from .budget import step_seconds, plan_run
 
 log = logging.getLogger('aigfd.train')
 
@@ -40,7 +41,7 @@ log = logging.getLogger('aigfd.train')
 __all__ = ['log', 'PRESETS', 'TrainConfig', 'get_config', 'synthetic_dls', 'RankAcc', 'ManipAcc', 'aigfd_metrics',
            'sched_cos_epochs', 'lr_schedule', 'EpochSeed', 'NoExifCounter', 'check_dls', 'checkpoint_epoch',
            'KeepLastCheckpoints', 'aigfd_opt', 'aigfd_learner', 'resume', 'evaluate', 'read_history', 'plot_history',
-           'distrib_setup', 'train', 'aigfd_train']
+           'distrib_setup', 'train', 'check_budget', 'aigfd_train']
 
 # %% ../nbs/07_train.ipynb #1a76180e
 @dataclass
@@ -62,10 +63,13 @@ class TrainConfig:
     out:str='runs/aigfd'  # run folder: checkpoints, history.csv, loss curve, final model
     keep_checkpoints:int=3  # newest epoch checkpoints to keep (0: all)
     threads:int|None=None  # compute threads of torch and BLAS (None: as they are); weights are bit-identical only at one thread count
+    budget_s:float|None=None  # training seconds allowed: on CPU, `train` estimates the run first (`aigfd.budget`) and refuses it when over (None: no check)
 
 PRESETS = {
     'paper': TrainConfig(init='exif-as-language'),
-    'cpu': TrainConfig(arch='resnet18', emb_dim=768, img_size=128, bs=32, lr=1e-3, epochs=25, lr_min=1e-7),
+    # the 30-minute schedule of `aigfd.study` (run r18_64px_30min: 3212 steps, warm-up then cosine): 124 epochs of the minibench's
+    # default split (26 batches of 32) are 3224 steps; `train` refuses it up front where the estimate exceeds 30 minutes
+    'cpu': TrainConfig(arch='resnet18', emb_dim=768, img_size=64, bs=32, lr=2e-3, sched='warmup', epochs=124, lr_min=1e-7, variants=8, budget_s=1800),
 }
 
 def get_config(preset:str|TrainConfig='cpu', # preset name or a config
@@ -367,9 +371,21 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
         (Path(cfg.out)/'config.json').write_text(json.dumps({**asdict(cfg), 'environment': env}, indent=1, default=str))
         return _train(cfg, dls, resume_from, data_kwargs, env, cbs, checkpoints)
 
+def check_budget(cfg:TrainConfig, # configuration with `budget_s`
+                 dls:DataLoaders, # the data it will train on
+                ) -> dict|None:
+    "Estimate `cfg.epochs` of `dls` on this machine (`aigfd.budget.plan_run`) and raise `AigfdError` when over `cfg.budget_s`; returns the plan (None: no budget, or not a one-process CPU run). The random state is left as it was."
+    dev = getattr(dls, 'device', None) or ('cuda' if torch.cuda.is_available() else 'cpu')
+    if cfg.budget_s is None or num_distrib() > 1 or torch.device(dev).type != 'cpu': return None
+    n_iter = len(dls.train)
+    with no_random(cfg.seed): plan = plan_run(cfg, cfg.epochs*n_iter, n_iter, cfg.budget_s, step_seconds(cfg, dls), cfg.variants)
+    log.warning(f"plan: {plan['steps']} steps in {plan['epochs']} epochs, estimated {plan['estimate_s']/60:.1f} min here (budget {cfg.budget_s/60:.1f} min)")
+    return plan
+
 def _train(cfg, dls, resume_from, data_kwargs, env, cbs=None, checkpoints=True):
     set_seed(cfg.seed)
     dls = dls if dls is not None else _data(cfg, data_kwargs or {})
+    if not resume_from: check_budget(cfg, dls)
     learn = aigfd_learner(dls, cfg, checkpoints=checkpoints)
     if hasattr(dls, 'counts'): log.warning(f"data: {dls.counts['train']} train / {dls.counts['valid']} valid images; "
         f"{dls.counts['exif_missing']} without EXIF (manipulation task only)")
@@ -399,8 +415,10 @@ def aigfd_train(preset:str='cpu', # preset: 'cpu' or 'paper'
                 resume_from:str=None, # checkpoint to continue from
                 threads:int=None, # compute threads of torch and BLAS (default: as they are)
                 protocol:str=None, # 'paper' (default) or 'released-code' (see `aigfd.protocol`)
+                budget_min:float=None, # refuse a CPU run estimated to take longer (minutes; 0: no check; default: the preset's, 30 for cpu)
                ):
     "Train the aigfd pretext model on the configured data."
     ov = {k: v for k, v in dict(epochs=epochs, lr=lr, bs=bs, arch=arch, img_size=img_size, init=init, weights=weights,
                                  sched=sched, seed=seed, out=out, threads=threads, protocol=protocol).items() if v is not None}
+    if budget_min is not None: ov['budget_s'] = budget_min*60 if budget_min > 0 else None
     train(preset, resume_from=resume_from, data_kwargs=dict(items=data) if data else None, **ov)

@@ -21,3 +21,19 @@ def test_ablation_configs_reach_the_loss(tmp_path):
         cfg = get_config('cpu', arch='resnet18', emb_dim=16, out=str(tmp_path/f'{ur}{um}'), use_rank=ur, use_manip=um)
         loss = aigfd_learner(synthetic_dls(), cfg, checkpoints=False).loss_func
         assert (loss.use_rank, loss.use_manip) == (ur, um)
+
+def test_cli_budget_minutes(monkeypatch):
+    "`--budget_min` reaches `train` as seconds; 0 switches the check off; unset keeps the preset's 30 minutes."
+    import aigfd.train as T
+    seen = []
+    monkeypatch.setattr(T, 'train', lambda preset, **kw: seen.append(kw.get('budget_s', 'preset')))
+    for b in (5, 0, None): T.aigfd_train.__wrapped__('cpu', budget_min=b)
+    assert seen == [300, None, 'preset'] and T.PRESETS['cpu'].budget_s == 1800
+
+def test_cli_refuses_over_budget_before_training(tmp_path):
+    "A schedule that cannot fit its budget stops before training, with its estimate and no run files beyond the config."
+    code = ("from aigfd.train import train, synthetic_dls; "
+            f"train('cpu', dls=synthetic_dls(), arch='resnet18', emb_dim=16, epochs=100000, budget_s=30, out={str(tmp_path)!r})")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and 'over the budget of 0.5 min' in r.stderr and 'steps need about' in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path/'history.csv').exists() and not (tmp_path/'models').exists()
