@@ -332,7 +332,7 @@ def _data(cfg:TrainConfig, data_kwargs:dict) -> DataLoaders:
     try: from aigfd.data import get_dls
     except ImportError as e: raise AigfdError(f"aigfd.data is not available ({e}); pass dls= to train()") from None
     kw = dict(size=cfg.img_size, bs=cfg.bs, seed=cfg.seed, valid_pct=cfg.valid_pct, manip_size=cfg.manip_size,
-              variants=cfg.variants, num_workers=cfg.num_workers, min_items=cfg.min_items, protocol=cfg.protocol)
+              variants=cfg.variants, memory=cfg.variants is not None, num_workers=cfg.num_workers, min_items=cfg.min_items, protocol=cfg.protocol)  # cached samples kept in memory too, as the study's runs keep them
     return get_dls(**{**kw, **data_kwargs})
 
 @contextmanager
