@@ -8,13 +8,13 @@ Docs: https://aigfd.github.io/aigfd/budget.html.md"""
 from __future__ import annotations
 import math, time
 import torch
-from .core import AigfdError
+from .core import AigfdError, MANIPULATIONS
 from .model import AIGFDNet
 from .losses import FiveTaskLoss
 from .protocol import get_protocol
 
 # %% auto #0
-__all__ = ['step_seconds', 'plan_run']
+__all__ = ['step_seconds', 'cold_share', 'plan_run']
 
 # %% ../nbs/06b_budget.ipynb #02059d1a
 def step_seconds(cfg, # `aigfd.train.TrainConfig` (arch, emb_dim, img_size, bs, lr, use_rank, use_manip, sigma, protocol)
@@ -41,17 +41,28 @@ def step_seconds(cfg, # `aigfd.train.TrainConfig` (arch, emb_dim, img_size, bs, 
     return dict(model=(time.perf_counter() - t)/n, data=t_data, data_cached=t_cached)
 
 # %% ../nbs/06b_budget.ipynb #3cde42e0
+def cold_share(epoch:int, # 0-based epoch
+               variants:int|None, # the data's `variants` (None: every sample is new)
+               p_clean:float=0.5, # share of clean samples
+               n_kinds:int=len(MANIPULATIONS), # manipulations a face sample can get
+              ) -> float:
+    "Expected share of an epoch's face samples not made before in the run: `aigfd.data.ManipDataset` draws each item's kind (clean or a manipulation) anew every epoch and keeps version `epoch % variants` of each (item, kind), so a version seen `m` times before is a hit with probability sum_k p_k (1 - (1 - p_k)^m)."
+    if not variants: return 1.
+    m = epoch//variants
+    return 1 - sum(p*(1 - (1 - p)**m) for p in [p_clean] + [(1 - p_clean)/n_kinds]*n_kinds)
+
 def plan_run(cfg, # `aigfd.train.TrainConfig`
              steps:int, # optimisation steps wanted
              n_iter:int, # steps per epoch (len(dls.train))
              budget_s:float|None=None, # refuse when the estimate exceeds this, in seconds (None: no limit)
              per_step:dict|None=None, # `step_seconds` result (None: measured now, on random images)
              variants:int|None=None, # the data's `variants`: after that many epochs a batch costs `data_cached`
+             p_clean:float=0.5, # share of clean samples (the data's `p_clean`)
             ) -> dict:
     "Epochs, steps (rounded up to whole epochs) and the estimated training seconds; `AigfdError` before training when the estimate exceeds `budget_s`."
     if steps < 1 or n_iter < 1: raise AigfdError(f"plan_run: need steps >= 1 and at least one batch per epoch (got steps={steps}, n_iter={n_iter})")
     epochs = math.ceil(steps/n_iter); ps = per_step or step_seconds(cfg)
-    cold = min(epochs, variants or epochs)*n_iter  # steps whose samples are made, not read from the cache
+    cold = n_iter*sum(cold_share(e, variants, p_clean) for e in range(epochs))  # expected steps whose samples are made, not read from the cache
     est = epochs*n_iter*ps['model'] + cold*ps['data'] + (epochs*n_iter - cold)*ps.get('data_cached', ps['data'])
     plan = dict(epochs=epochs, steps=epochs*n_iter, s_per_step=round(est/(epochs*n_iter), 3), estimate_s=round(est, 1), budget_s=budget_s)
     if budget_s is not None and est > budget_s: raise AigfdError(

@@ -180,10 +180,10 @@ def learning_run(out, # run folder
         ps, n_iter = step_seconds(cfg, dls), len(dls.train)
         if steps is None:  # the most whole epochs the budget allows, by the measured step time
             if budget_s is None: raise AigfdError("learning_run: give steps, or a budget_s to derive them from")
-            fits = lambda s: plan_run(cfg, s, n_iter, None, ps, variants)['estimate_s'] <= budget_s
+            fits = lambda s: plan_run(cfg, s, n_iter, None, ps, variants, p_clean)['estimate_s'] <= budget_s
             steps = n_iter
             while fits(steps + n_iter): steps += n_iter
-        plan = plan_run(cfg, steps, n_iter, budget_s, ps, variants)
+        plan = plan_run(cfg, steps, n_iter, budget_s, ps, variants, p_clean)
         log.warning(f"study run {out.name}: {plan['steps']} steps in {plan['epochs']} epochs, estimated {plan['estimate_s']/60:.1f} min")
         probe = probe_set(dls.valid.dataset, progress=False)
         lc = LearningCurve(probe, at if at is not None else score_steps(plan['steps']), budget_s, stop=stop_at or plan['steps'])

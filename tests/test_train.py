@@ -23,12 +23,12 @@ def test_ablation_configs_reach_the_loss(tmp_path):
         assert (loss.use_rank, loss.use_manip) == (ur, um)
 
 def test_cli_budget_minutes(monkeypatch):
-    "`--budget_min` reaches `train` as seconds; 0 switches the check off; unset keeps the preset's 30 minutes."
+    "`--budget_min` reaches `train` as seconds; 0 switches the check off; unset keeps the preset's hour."
     import aigfd.train as T
     seen = []
     monkeypatch.setattr(T, 'train', lambda preset, **kw: seen.append(kw.get('budget_s', 'preset')))
     for b in (5, 0, None): T.aigfd_train.__wrapped__('cpu', budget_min=b)
-    assert seen == [300, None, 'preset'] and T.PRESETS['cpu'].budget_s == 1800
+    assert seen == [300, None, 'preset'] and T.PRESETS['cpu'].budget_s == 3600
 
 def test_cli_refuses_over_budget_before_training(tmp_path):
     "A schedule that cannot fit its budget stops before training, with its estimate and no run files beyond the config."
