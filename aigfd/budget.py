@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/budget.html.md"""
 
 # %% ../nbs/06b_budget.ipynb #77df6813
 from __future__ import annotations
-import math, time
+import math, random, time
 import torch
 from .core import AigfdError, MANIPULATIONS
 from .model import AIGFDNet
@@ -19,16 +19,25 @@ __all__ = ['step_seconds', 'cold_share', 'plan_run']
 # %% ../nbs/06b_budget.ipynb #02059d1a
 def step_seconds(cfg, # `aigfd.train.TrainConfig` (arch, emb_dim, img_size, bs, lr, use_rank, use_manip, sigma, protocol)
                  dls=None, # data to time a real batch with: `aigfd.data.get_dls` loaders (None, or other loaders: random images)
-                 n:int=3, # timed steps (after one warm-up step)
+                 n:int=3, # timed steps (after one warm-up step), and timed batches of data (after one warm-up batch)
                 ) -> dict:
-    "Seconds per training step of `cfg` on this machine: `model` (forward, backward, optimiser), `data` (one batch from `dls` made from scratch) and `data_cached` (the same batch again: cached when the data has `variants`). Leaves the loaders as they were; reseeds torch (call it inside `fastai.torch_core.no_random` to keep the caller's random state)."
+    "Seconds per training step of `cfg` on this machine: `model` (forward, backward, optimiser); with `aigfd.data` loaders, the time to make a batch from scratch when all its samples are clean (`data_clean`) or all manipulated (`data_manip`), their mix at the data's clean share (`data`), and to read a batch again (`data_cached`: from the cache when the data has `variants`). Samples are timed one by one, `n` batches' worth of random items after two untimed ones (which pay the first file reads and imports). Leaves the loaders' random state as it was; reseeds torch (call it inside `fastai.torch_core.no_random` to keep the caller's random state)."
     torch.manual_seed(0)
-    t_data = t_cached = 0.
+    t = dict(data=0., data_clean=0., data_manip=0., data_cached=0.)
     ds, dl = (dls.train.dataset, dls.train) if dls is not None else (None, None)
-    if hasattr(ds, 'epoch') and hasattr(dl, 'rng'):  # `ManipDataset` loaders: the same batch twice, then the loader as it was
+    if hasattr(ds, 'kind') and hasattr(ds, 'epoch') and hasattr(dl, 'rng'):  # `ManipDataset` loaders
         e, st = ds.epoch, dl.rng.getstate()
-        t = time.perf_counter(); x, exif, manip = dl.one_batch(); t_data = time.perf_counter() - t
-        ds.epoch = e; dl.rng.setstate(st); t = time.perf_counter(); dl.one_batch(); t_cached = time.perf_counter() - t
+        idx = random.Random(0).sample(range(len(ds)), min(len(ds), n*cfg.bs + 2))
+        for i in idx[:2]: ds[i]
+        made, again = {True: [], False: []}, []  # seconds per sample made (by: manipulated?) and read again
+        for i in idx[2:] or idx:
+            t0 = time.perf_counter(); ds[i]; made[ds.kind(i) >= 0].append(time.perf_counter() - t0)
+            t0 = time.perf_counter(); ds[i]; again.append(time.perf_counter() - t0)
+        both = made[True] + made[False]
+        mean = lambda v: sum(v or both)/len(v or both)  # a kind not drawn: the mean of all samples
+        t.update(data_clean=cfg.bs*mean(made[False]), data_manip=cfg.bs*mean(made[True]), data_cached=cfg.bs*mean(again))
+        t['data'] = ds.p_clean*t['data_clean'] + (1 - ds.p_clean)*t['data_manip']
+        x, exif, manip = dl.one_batch()  # the batch the model steps are timed on
         ds.epoch = e; dl.rng.setstate(st)
     else: x, exif, manip = torch.randn(cfg.bs, 3, cfg.img_size, cfg.img_size), torch.randn(cfg.bs, 4), (torch.rand(cfg.bs) < .5).float()
     model = AIGFDNet(cfg.arch, emb_dim=cfg.emb_dim, img_size=cfg.img_size).to(x.device)
@@ -36,34 +45,38 @@ def step_seconds(cfg, # `aigfd.train.TrainConfig` (arch, emb_dim, img_size, bs, 
     loss = FiveTaskLoss(use_rank=cfg.use_rank, use_manip=cfg.use_manip, sigma=get_protocol(cfg.protocol).sigma if cfg.sigma is None else cfg.sigma)
     def _step():
         opt.zero_grad(); loss(model(x), exif, manip).backward(); opt.step()
-    _step(); t = time.perf_counter()
+    _step(); t0 = time.perf_counter()
     for _ in range(n): _step()
-    return dict(model=(time.perf_counter() - t)/n, data=t_data, data_cached=t_cached)
+    return dict(model=(time.perf_counter() - t0)/n, **t)
 
 # %% ../nbs/06b_budget.ipynb #3cde42e0
 def cold_share(epoch:int, # 0-based epoch
                variants:int|None, # the data's `variants` (None: every sample is new)
                p_clean:float=0.5, # share of clean samples
                n_kinds:int=len(MANIPULATIONS), # manipulations a face sample can get
+               part:str='all', # 'all' samples, or only the 'clean' or the 'manip'ulated ones
               ) -> float:
-    "Expected share of an epoch's face samples not made before in the run: `aigfd.data.ManipDataset` draws each item's kind (clean or a manipulation) anew every epoch and keeps version `epoch % variants` of each (item, kind), so a version seen `m` times before is a hit with probability sum_k p_k (1 - (1 - p_k)^m)."
-    if not variants: return 1.
-    m = epoch//variants
-    return 1 - sum(p*(1 - (1 - p)**m) for p in [p_clean] + [(1 - p_clean)/n_kinds]*n_kinds)
+    "Expected share of an epoch's face samples that are new (not made before in the run) and of kind `part`: `aigfd.data.ManipDataset` draws each item's kind (clean or a manipulation) anew every epoch and keeps version `epoch % variants` of each (item, kind), so a kind of probability p_k whose version was seen `m` times before is new with probability (1 - p_k)^m, and sum_k p_k (1 - p_k)^m of the samples are new."
+    if part not in ('all', 'clean', 'manip'): raise AigfdError(f"cold_share: part must be 'all', 'clean' or 'manip', got {part!r}")
+    m = epoch//variants if variants else 0
+    ps = ([p_clean] if part != 'manip' else []) + ([(1 - p_clean)/n_kinds]*n_kinds if part != 'clean' else [])
+    return sum(p*(1 - p)**m for p in ps)
 
 def plan_run(cfg, # `aigfd.train.TrainConfig`
              steps:int, # optimisation steps wanted
              n_iter:int, # steps per epoch (len(dls.train))
              budget_s:float|None=None, # refuse when the estimate exceeds this, in seconds (None: no limit)
-             per_step:dict|None=None, # `step_seconds` result (None: measured now, on random images)
+             per_step:dict|None=None, # `step_seconds` result (None: measured now, on random images); without `data_clean`/`data_manip`, `data` for both
              variants:int|None=None, # the data's `variants`: after that many epochs a batch costs `data_cached`
              p_clean:float=0.5, # share of clean samples (the data's `p_clean`)
             ) -> dict:
     "Epochs, steps (rounded up to whole epochs) and the estimated training seconds; `AigfdError` before training when the estimate exceeds `budget_s`."
     if steps < 1 or n_iter < 1: raise AigfdError(f"plan_run: need steps >= 1 and at least one batch per epoch (got steps={steps}, n_iter={n_iter})")
     epochs = math.ceil(steps/n_iter); ps = per_step or step_seconds(cfg)
-    cold = n_iter*sum(cold_share(e, variants, p_clean) for e in range(epochs))  # expected steps whose samples are made, not read from the cache
-    est = epochs*n_iter*ps['model'] + cold*ps['data'] + (epochs*n_iter - cold)*ps.get('data_cached', ps['data'])
+    # batches' worth of clean and of manipulated samples made, not read from the cache (clean ones are cached sooner and cost less)
+    cold = {part: n_iter*sum(cold_share(e, variants, p_clean, part=part) for e in range(epochs)) for part in ('clean', 'manip')}
+    est = (epochs*n_iter*ps['model'] + sum(c*ps.get(f'data_{part}', ps['data']) for part, c in cold.items())
+           + (epochs*n_iter - sum(cold.values()))*ps.get('data_cached', ps['data']))
     plan = dict(epochs=epochs, steps=epochs*n_iter, s_per_step=round(est/(epochs*n_iter), 3), estimate_s=round(est, 1), budget_s=budget_s)
     if budget_s is not None and est > budget_s: raise AigfdError(
         f"{cfg.arch} at {cfg.img_size} px, batch {cfg.bs}: {epochs*n_iter} steps need about {est/60:.1f} min on this machine "

@@ -380,7 +380,8 @@ def check_budget(cfg:TrainConfig, # configuration with `budget_s`
     if cfg.budget_s is None or num_distrib() > 1 or torch.device(dev).type != 'cpu': return None
     n_iter = len(dls.train)
     with no_random(cfg.seed): plan = plan_run(cfg, cfg.epochs*n_iter, n_iter, cfg.budget_s, step_seconds(cfg, dls), cfg.variants)
-    log.warning(f"plan: {plan['steps']} steps in {plan['epochs']} epochs, estimated {plan['estimate_s']/60:.1f} min here (budget {cfg.budget_s/60:.1f} min)")
+    log.warning(f"plan: {plan['steps']} steps in {plan['epochs']} epochs, estimated {plan['estimate_s']/60:.1f} min here "
+                f"(training steps and sample making; validation and checkpoints come on top; budget {cfg.budget_s/60:.1f} min)")
     return plan
 
 def _train(cfg, dls, resume_from, data_kwargs, env, cbs=None, checkpoints=True):
