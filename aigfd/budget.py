@@ -19,7 +19,7 @@ __all__ = ['step_seconds', 'cold_share', 'plan_run']
 # %% ../nbs/06b_budget.ipynb #02059d1a
 def step_seconds(cfg, # `aigfd.train.TrainConfig` (arch, emb_dim, img_size, bs, lr, use_rank, use_manip, sigma, protocol)
                  dls=None, # data to time a real batch with: `aigfd.data.get_dls` loaders (None, or other loaders: random images)
-                 n:int=3, # timed steps (after one warm-up step), and timed batches of data (after one warm-up batch)
+                 n:int=3, # timed steps (after one warm-up step), and batches' worth of samples timed (after two untimed samples)
                 ) -> dict:
     "Seconds per training step of `cfg` on this machine: `model` (forward, backward, optimiser); with `aigfd.data` loaders, the time to make a batch from scratch when all its samples are clean (`data_clean`) or all manipulated (`data_manip`), their mix at the data's clean share (`data`), and to read a batch again (`data_cached`: from the cache when the data has `variants`). Samples are timed one by one, `n` batches' worth of random items after two untimed ones (which pay the first file reads and imports). Leaves the loaders' random state as it was; reseeds torch (call it inside `fastai.torch_core.no_random` to keep the caller's random state)."
     torch.manual_seed(0)

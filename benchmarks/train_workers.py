@@ -8,7 +8,7 @@ preset's (training is bit-identical at a fixed thread count only, so 1 thread gi
 
     python benchmarks/train_workers.py --epochs 8
 """
-import argparse, json, os, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 CHILD = r'''
