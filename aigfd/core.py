@@ -14,10 +14,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'MAX_PIXELS', 'AigfdError',
-           'DataNotFoundError', 'user_minibench_dir', 'minibench_path', 'read_manifest', 'cache_dir', 'ImageReadError',
-           'load_image', 'file_sha256', 'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning',
-           'pillow_exts', 'skip_reason', 'scan_images', 'warn_skipped', 'no_images_error', 'check_out_path',
-           'check_number']
+           'DataNotFoundError', 'user_minibench_dir', 'minibench_path', 'pretext_path', 'read_manifest', 'cache_dir',
+           'ImageReadError', 'load_image', 'file_sha256', 'interactive', 'track', 'as_paths', 'image_files',
+           'SkippedFilesWarning', 'pillow_exts', 'skip_reason', 'scan_images', 'warn_skipped', 'no_images_error',
+           'check_out_path', 'check_number']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -73,6 +73,15 @@ def minibench_path(path:str|os.PathLike|None=None, # explicit location; override
     return None
 
 # %% ../nbs/00_core.ipynb #5b4e70c7
+def pretext_path(path=None, must_exist:bool=True) -> Path|None:
+    "Locate the pretext corpus: `path`, then `$AIGFD_PRETEXT`, then a sibling `shared/data/pretext` (temporary; see 14b)."
+    p = path or os.environ.get('AIGFD_PRETEXT')
+    cands = [Path(p)] if p else [c.parent/'pretext' for c in _minibench_candidates()]
+    for c in cands:
+        if (c/'manifest.csv').exists(): return c.resolve()
+    if must_exist: raise DataNotFoundError(f"pretext corpus not found (looked in {', '.join(map(str, cands))}); `aigfd data pretext` builds it")
+    return None
+
 def read_manifest(root:str|os.PathLike|None=None, # minibench folder (resolved by `minibench_path` if None)
                  ) -> pd.DataFrame:
     "The minibench manifest with an absolute `file` column added."

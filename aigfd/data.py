@@ -226,6 +226,7 @@ class ManipDataset:
                 crop_rounding:str='float', # face crop rounding: 'float' or 'integer' (released code)
                 manip_order:str='crop_first', # 'crop_first' or 'manipulate_first' (released code: whole image at 224, then crop)
                 memory:bool=False, # with `variants`: also keep every sample made, at `size`, in memory (identical values, no PNG read or resize)
+                jitter=None, # fn(img uint8 SxSx3, rng) -> img for training samples, drawn anew every epoch after the caches (`aigfd.corpus.Jitter`)
                 ):
         store_attr(but='items'); self.epoch, self._mem = 0, {}
         if manip_order not in MANIP_ORDERS: raise AigfdError(f"manip_order={manip_order!r}: use one of {MANIP_ORDERS}")
@@ -277,7 +278,9 @@ class ManipDataset:
         if self.memory and self.variants: self._mem[(i, v, k)] = a
         return self._item(a, i, k)
 
-    def _item(self, a, i, k): return TensorImage(torch.from_numpy(a.copy()).permute(2, 0, 1)), self.exif[i], torch.tensor(float(k >= 0))
+    def _item(self, a, i, k):
+        if self.jitter is not None and self.train: a = self.jitter(a, np.random.default_rng([self.seed, self.epoch, i, 99]))
+        return TensorImage(torch.from_numpy(np.array(a)).permute(2, 0, 1)), self.exif[i], torch.tensor(float(k >= 0))
 
 # %% ../nbs/05_data.ipynb #6ae18115
 def _hash_rank(groups, seed):
@@ -309,9 +312,20 @@ def split_items(items:pd.DataFrame, # items table with a `group` column
 # %% ../nbs/05_data.ipynb #8e244a34
 class ManipDL(TfmdDL):
     "`TfmdDL` over a `ManipDataset`; a new epoch of samples at every training pass"
+    pair_keys = None  # one key per item (None: no key); the shuffled order then puts two items of a key side by side, in one batch
     def before_iter(self):
         super().before_iter()
         if self.dataset.train: self.dataset.epoch += 1
+    def shuffle_fn(self, idxs):
+        idxs = super().shuffle_fn(idxs)
+        if self.pair_keys is None: return idxs
+        slots, wait = [], {}
+        for i in idxs:  # an item waits in its slot for the next item of its key
+            k = self.pair_keys[i]
+            if k is not None and k in wait: slots[wait.pop(k)].append(i); continue
+            if k is not None: wait[k] = len(slots)
+            slots.append([i])
+        return [i for s in slots for i in s]
 
 def _counts(items, status, is_valid):
     st = status.status
@@ -340,6 +354,8 @@ def get_dls(items:pd.DataFrame|str|os.PathLike|None=None, # items table; a folde
             min_items:int=8, # fewer usable images: `DatasetTooSmallError`
             min_exif:int=2, # fewer training images with an EXIF tag: `DatasetTooSmallError`
             protocol:str|None=None, # 'paper' (default) or 'released-code': face crop rounding and where negatives are made
+            jitter=None, # training-sample jitter (see `ManipDataset`; `aigfd.corpus.Jitter`)
+            pair_by:str|None=None, # items column (e.g. 'camera'): training batches hold items of one value in pairs (see `ManipDL`)
            ) -> DataLoaders:
     "Training/validation `DataLoaders` of (image, EXIF, manipulated) batches; `.status`, `.counts`, `.split_file` attached."
     if items is None: items = minibench_items()
@@ -363,12 +379,13 @@ def get_dls(items:pd.DataFrame|str|os.PathLike|None=None, # items table; a folde
     device = default_device() if device is None else torch.device(device)
     P = get_protocol(protocol)
     kw = dict(size=size, seed=seed, p_clean=p_clean, manip_size=manip_size, manip_fn=manip_fn, variants=variants,
-              crop_rounding=P.crop, manip_order=P.manip_order, memory=memory)
+              crop_rounding=P.crop, manip_order=P.manip_order, memory=memory, jitter=jitter)
     tds, vds = ManipDataset(items[~is_valid], train=True, **kw), ManipDataset(items[is_valid], train=False, **kw)
     tfms = lambda: [IntToFloatTensor(), Normalize.from_stats(CLIP_MEAN, CLIP_STD, cuda=device.type == 'cuda')]
     dl = lambda ds, train: ManipDL(ds, bs=bs, shuffle=train, drop_last=train and len(ds) >= bs, num_workers=num_workers,
                                    after_batch=tfms(), device=device)
     dls = DataLoaders(dl(tds, True), dl(vds, False), device=device)
+    if pair_by is not None: dls.train.pair_keys = [None if pd.isna(v) else v for v in tds.items[pair_by]]
     dls.items, dls.status, dls.split_file, dls.counts = items.assign(is_valid=is_valid), status, Path(split_file), _counts(items, status, is_valid)
     dls.protocol = P.name
     return dls

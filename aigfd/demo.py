@@ -17,7 +17,8 @@ from .core import minibench_path, read_manifest, AigfdError, load_image, track
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for
 from .manipulate import manipulate_all
-from .study import pretext_dls, beats_random
+from .study import beats_random
+from .corpus import pretext_dls, Jitter
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .budget import step_seconds, plan_run
@@ -58,7 +59,7 @@ def demo_config(quick:bool=False, # a one-minute smoke test instead of the full 
     t = get_config('cpu')
     c = dict(preset='cpu', arch=t.arch, img_size=64, epochs=6, bs=t.bs, lr=2e-3, sched='warmup', variants=8, seed=42,  # 64 px, warm-up: what learned soonest in `aigfd.study`
              protocol='paper', n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto', threshold='heldout', fpr=0.05, jpeg_quality=90, cap=5000,
-             per_split=None, n_photos=None, sweep=[1, 2, 4, 8, 12, 16], sweep_pca_dim=32, before=dict(n_components=8, pca_dim=32, threshold='in-sample'), ablations=True)
+             per_split=None, n_photos=None, pretext_data='minibench', jitter=False, pair_cameras=False, sweep=[1, 2, 4, 8, 12, 16], sweep_pca_dim=32, before=dict(n_components=8, pca_dim=32, threshold='in-sample'), ablations=True)
     c.update(threads=2, train_seeds=3, n_boot=1000)  # reproducibility: compute threads, training seeds seed, seed+1, ..., bootstrap replicates
     if quick: c.update(arch='resnet18', img_size=64, epochs=1, bs=16, n_components=2, covariance_type='full', reg_covar=1e-6, pca_dim=8, per_split=24, n_photos=16, cap=24,
                        sweep=[1, 2], sweep_pca_dim=8, before=dict(n_components=2, pca_dim=8, threshold='in-sample'), train_seeds=2, n_boot=200)
@@ -125,12 +126,14 @@ def _say_budget(c, dls, cfg):
 
 def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
     dls = pretext_dls(out, mb, size=c['img_size'], bs=c['bs'], seed=c['seed'], n_photos=c['n_photos'], protocol=c['protocol'],
-                      variants=c['variants'], memory=c['variants'] is not None)  # with epochs <= variants, the very samples of fresh ones, made once for all runs
+                      variants=c['variants'], memory=c['variants'] is not None, data=c['pretext_data'],
+                      jitter=Jitter() if c['jitter'] else None, pair_by='camera' if c['pair_cameras'] else None)  # with epochs <= variants, the very samples of fresh ones, made once for all runs
     folder, use_rank, use_manip = VARIANTS[variant]
     if train_seed is not None: folder = f'{folder}_seed{train_seed}'  # the same data and schedule, another training seed
     run = out/folder; ck = sorted(run.glob('models/model_*.pth'), key=checkpoint_epoch) if run.exists() else []
     kw = dict(arch=c['arch'], img_size=c['img_size'], epochs=c['epochs'], bs=c['bs'], lr=c['lr'], sched=c['sched'], seed=c['seed'] if train_seed is None else train_seed, out=str(run),
-              use_rank=use_rank, use_manip=use_manip, protocol=c['protocol'], variants=c['variants'], budget_s=None)  # the demo's estimate covers all its runs
+              use_rank=use_rank, use_manip=use_manip, protocol=c['protocol'], variants=c['variants'], budget_s=None,
+              pretext_data=c['pretext_data'], jitter=c['jitter'], pair_cameras=c['pair_cameras'])  # the demo's estimate covers all its runs
     if train_seed is None and variant == list(VARIANTS)[0] and not ck: _say_budget(c, dls, get_config(c['preset'], **kw))
     train(c['preset'], dls=dls, resume_from=str(ck[-1]) if ck else None, **kw)
     dls.status.to_csv(out/'pretext_items.csv', index=False)

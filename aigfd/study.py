@@ -15,8 +15,9 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     warnings.filterwarnings('ignore', category=FutureWarning)
     from fastai.callback.core import Callback, CancelFitException, CancelValidException
 import logging
-from .core import AigfdError, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, track
+from .core import pretext_path, AigfdError, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, track
 from .data import get_dls, minibench_items
+from .corpus import pretext_dls, Jitter
 from .model import AIGFDNet, save_model, load_model
 from .losses import FiveTaskLoss
 from .train import get_config, train, TrainConfig
@@ -26,8 +27,8 @@ from .protocol import get_protocol
 log = logging.getLogger('aigfd.study')
 
 # %% auto #0
-__all__ = ['log', 'CPU_TARGETS', 'LABELS', 'STUDY', 'SWEEP', 'probe_set', 'head_outputs', 'probe_metrics', 'LearningCurve',
-           'pretext_dls', 'score_steps', 'learning_run', 'steps_detection', 'extrapolate_steps', 'targets_reached',
+__all__ = ['log', 'CPU_TARGETS', 'LABELS', 'STUDY', 'SWEEP', 'CORPUS', 'probe_set', 'head_outputs', 'probe_metrics',
+           'LearningCurve', 'score_steps', 'learning_run', 'steps_detection', 'extrapolate_steps', 'targets_reached',
            'plot_learning', 'plot_detection', 'run_study', 'read_study', 'beats_random', 'study_summary',
            'publish_study', 'study_detection']
 
@@ -140,20 +141,10 @@ class LearningCurve(Callback):
         self.t_eval += time.perf_counter() - t
 
 # %% ../nbs/07b_study.ipynb #2023fe08
-def pretext_dls(demo_dir, # a demo folder with `split.csv` (`aigfd.demo`)
-                mb=None, # minibench folder (default: `aigfd.core.minibench_path()`)
-                size:int=128, bs:int=32, seed:int=42, # input side, batch size, seed of split and samples
-                n_photos:int|None=None, # camera photos to use (None: all)
-                protocol:str='paper', # 'paper' or 'released-code'
-                **kwargs, # more `get_dls` arguments (e.g. `variants`, `p_clean`, `num_workers`)
-               ):
-    "The demo's pretext `DataLoaders`: the minibench camera photos plus the photographic faces of the demo split's 'pretext' persons."
-    demo_dir = Path(demo_dir)
-    if not (demo_dir/'split.csv').exists(): raise AigfdError(f"{demo_dir}: no split.csv here; run `aigfd demo` (its first steps write it) or pass the demo's folder")
-    tab = pd.read_csv(demo_dir/'split.csv')
-    items = minibench_items(mb, n_photos=n_photos, seed=seed)
-    items = items[(items.kind == 'photo') | items.file.isin(set(tab[tab.split == 'pretext'].path))].reset_index(drop=True)
-    return get_dls(items, size=size, bs=bs, seed=seed, split_file=demo_dir/'pretext_split.csv', min_items=4, protocol=protocol, **kwargs)
+def _study_data(cfg) -> dict:
+    "`aigfd.corpus.pretext_dls` arguments of a configuration's data options (pretext data, jitter, camera pairs)."
+    data = cfg.pretext_data if cfg.pretext_data != 'auto' else ('both' if pretext_path(must_exist=False) else 'minibench')
+    return dict(data=data, jitter=Jitter() if cfg.jitter else None, pair_by='camera' if cfg.pair_cameras else None)
 
 # %% ../nbs/07b_study.ipynb #664c0942
 def score_steps(steps:int, n:int=8) -> list:
@@ -176,7 +167,8 @@ def learning_run(out, # run folder
     from aigfd.repro import threads
     out = Path(out); cfg = get_config('cpu', out=str(out), threads=n_threads, variants=variants, budget_s=None, **overrides)  # the budget is checked here, below
     with threads(n_threads):
-        dls = pretext_dls(demo_dir, mb, size=cfg.img_size, bs=cfg.bs, seed=cfg.seed, protocol=cfg.protocol, variants=variants, p_clean=p_clean, memory=variants is not None)
+        dls = pretext_dls(demo_dir, mb, size=cfg.img_size, bs=cfg.bs, seed=cfg.seed, protocol=cfg.protocol, variants=variants, p_clean=p_clean,
+                          memory=variants is not None, **_study_data(cfg))
         ps, n_iter = step_seconds(cfg, dls), len(dls.train)
         if steps is None:  # the most whole epochs the budget allows, by the measured step time
             if budget_s is None: raise AigfdError("learning_run: give steps, or a budget_s to derive them from")
@@ -191,7 +183,8 @@ def learning_run(out, # run folder
         train(cfg, dls=dls, cbs=[lc], checkpoints=False, epochs=plan['epochs'])
     curve = pd.read_csv(out/'curve.csv'); last = curve.iloc[-1]
     info = dict(plan=plan, variants=variants, p_clean=p_clean, wall_s=round(time.perf_counter() - t, 1), steps_done=int(last.step),
-                train_s=float(last.train_s), images_per_s=round(float(last.images/last.train_s), 2) if last.train_s else None, probe_items=int(last.n_items))
+                train_s=float(last.train_s), images_per_s=round(float(last.images/last.train_s), 2) if last.train_s else None, probe_items=int(last.n_items),
+                pretext_data=_study_data(cfg)['data'], jitter=cfg.jitter, pair_cameras=cfg.pair_cameras, per_source=dls.counts.get('per_source'))
     (out/'study.json').write_text(json.dumps(info, indent=1))
     return curve
 
@@ -203,10 +196,10 @@ def steps_detection(runs:list, # run folders of one configuration (one per train
                     cap:int=5000, seed:int=42, # balanced-sample cap and seed (the demo's)
                     steps:list|None=None, # scored steps to use (default: all of them)
                    ) -> pd.DataFrame:
-    "Mean AUC over generators (with 95 % interval over test faces and seeds) per step, plus the random-weights rows (step -1)."
-    from aigfd.features import extract_features, make_backbone, ok_mask
+    "Mean AUC over generators per step (95 % interval over test faces and seeds), the random-weights rows (step -1), and per step the paired differences learned - random weights and learned - image statistics (`d_random*`, `d_stats*`, AUC points)."
+    from aigfd.features import extract_features, make_backbone, ok_mask, ImageStats
     from aigfd.evaluate import fit_and_score
-    from aigfd.repro import bootstrap_scores, summarise
+    from aigfd.repro import bootstrap_scores, summarise, paired_difference
     from aigfd.demo import _pre
     demo_dir = Path(demo_dir); gmm = gmm or dict(n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto')
     c = json.loads((demo_dir/'config.json').read_text()) if (demo_dir/'config.json').exists() else {}  # the demo's settings
@@ -218,24 +211,34 @@ def steps_detection(runs:list, # run folders of one configuration (one per train
         m = next(v for k, v in exts.items() if k.startswith(f'{r.name}|'))
         size = m.config['img_size']; seed_r = json.loads((r/'config.json').read_text())['seed']
         exts[f'{r.name}|-1'] = make_backbone('aigfd', arch=m.config['arch'], emb_dim=m.config['emb_dim'], seed=seed_r)
+    exts['stats|-2'] = ImageStats()  # 41 image statistics under the same preprocessing
     pre = _pre(dict(img_size=size, jpeg_quality=c.get('jpeg_quality', 90), protocol=c.get('protocol', 'paper')))
     X, rows = {}, {}
     for part in ('fit', 'test'):
         rows[part] = pd.read_csv(demo_dir/f'{part}_rows.csv')
         X[part], st = extract_features(list(rows[part].path), exts, pre, bs=64)
         if not ok_mask(st).all(): raise AigfdError(f"{demo_dir}: {(~ok_mask(st)).sum()} {part} faces could not be read")
-    tt, res = rows['test'], []
-    for s in sorted({int(k.split('|')[1]) for k in exts}):
-        runs_s = []
-        for r in map(Path, runs):
-            k = f'{r.name}|{s}'
-            if k not in exts: continue
-            ll, thr, _ = fit_and_score(X['fit'][k], X['test'][k], 0.05, 'in-sample', **gmm)
-            runs_s.append((tt.assign(ll=ll), thr))
-        sm = summarise({'f': bootstrap_scores(runs_s, cap, seed, n_boot, boot_seed=seed)})
-        row = sm[(sm.generator == 'mean') & (sm.metric == 'auc')].iloc[0]
-        res.append(dict(step=s, seeds=len(runs_s), auc=row['value'], sd=row['sd'], ci_low=row['lo'], ci_high=row['hi']))
-    return pd.DataFrame(res)
+    tt, boots = rows['test'], {}
+    def boot(keys):
+        sc = [fit_and_score(X['fit'][k], X['test'][k], 0.05, 'in-sample', **gmm) for k in keys]
+        return bootstrap_scores([(tt.assign(ll=ll), thr) for ll, thr, _ in sc], cap, seed, n_boot, boot_seed=seed)
+    stats = boot(['stats|-2'])
+    mean_auc = lambda d: d[(d.generator == 'mean') & (d.metric == 'auc')].iloc[0]
+    for s in sorted({int(k.split('|')[1]) for k in exts} - {-2}):
+        keys = [f'{r.name}|{s}' for r in map(Path, runs) if f'{r.name}|{s}' in exts]
+        boots[s] = (boot(keys), len(keys))
+    res = []
+    for s, (b, n) in boots.items():
+        row = mean_auc(summarise({'f': b}))
+        r = dict(step=s, seeds=n, auc=row['value'], sd=row['sd'], ci_low=row['lo'], ci_high=row['hi'])
+        for name, other in (('random', boots[-1][0] if s >= 0 and boots[-1][1] == n else None), ('stats', stats)):
+            if other is None: continue
+            d = mean_auc(paired_difference(b, other).rename(columns={'diff': 'value'}))
+            r.update({f'd_{name}': d['value'], f'd_{name}_lo': d['lo'], f'd_{name}_hi': d['hi']})
+        res.append(r)
+    st_row = mean_auc(summarise({'f': stats}))
+    return pd.DataFrame(res).assign(stats_auc=st_row['value'], stats_lo=st_row['lo'], stats_hi=st_row['hi'])
+
 
 # %% ../nbs/07b_study.ipynb #65b8c3cb
 CPU_TARGETS = dict(manip_piecewise_affine=0.9, manip_mouth_180=0.8, manip_acc=0.7, rank_iso=0.65, rank_exposure=0.65)
@@ -308,18 +311,28 @@ def plot_detection(det:pd.DataFrame, # `steps_detection` result
     return ax.figure
 
 # %% ../nbs/07b_study.ipynb #2530646b
-_S = dict(bs=32, lr=2e-3, sched='warmup', budget_s=300)  # the screening runs: 5 minutes of training each, warm-up then cosine
+_M = dict(pretext_data='minibench', jitter=False, pair_cameras=False)  # the data of the runs before the pretext corpus (kept so they repeat)
+_S = dict(_M, bs=32, lr=2e-3, sched='warmup', budget_s=300)  # the screening runs: 5 minutes of training each, warm-up then cosine
 STUDY = {  # result-folder name -> `learning_run` arguments (steps None: as many as budget_s allows); 2 threads, the demo's data and probe set
     'r18_64px': dict(_S, arch='resnet18', img_size=64),
     'r18_96px': dict(_S, arch='resnet18', img_size=96),
     'r10t_128px': dict(_S, arch='resnet10t', img_size=128),
     'r18_64px_bs64_lr5e-3': dict(_S, arch='resnet18', img_size=64, bs=64, lr=5e-3),
-    'demo_schedule': dict(steps=66, arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', variants=8),  # exactly what `aigfd demo` trains (`10_demo` tests it)
+    'demo_schedule': dict(_M, steps=66, arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', variants=8),  # exactly what `aigfd demo` trains (`10_demo` tests it)
 }
-_L = dict(arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', steps=3212, stop_at=1606)  # the 30-minute run's schedule (`r18_64px_30min`), stopped at its best step
+_L = dict(_M, arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', steps=3212, stop_at=1606)  # the 30-minute run's schedule (`r18_64px_30min`), stopped at its best step
 SWEEP = {  # weight decay and the share of clean samples, each changed alone from the 30-minute run (wd 1e-4, half the samples clean)
     'r18_64px_wd1e-2': dict(_L, wd=1e-2),
     'r18_64px_clean25': dict(_L, p_clean=0.25),
+}
+_C = dict(arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', steps=3212, n_threads=1)  # the 30-minute schedule run to its end, one thread a run (two run side by side)
+CORPUS = {  # what makes more faces help: the corpus, and jitter with camera pairs, on the same probe persons (`r18_64px_30min` is minibench-only, no jitter)
+    'c30_both': dict(_C, pretext_data='both', jitter=False, pair_cameras=False),
+    'c30_both_jitter': dict(_C, pretext_data='both', jitter=True, pair_cameras=True),
+    'c30_minibench_jitter': dict(_C, pretext_data='minibench', jitter=True, pair_cameras=True),
+    'c30_minibench': dict(_C, pretext_data='minibench', jitter=False, pair_cameras=False),
+    'c60_both_jitter': dict(_C, steps=6424, pretext_data='both', jitter=True, pair_cameras=True),
+    'c30_both_jitter_96px': dict(_C, img_size=96, pretext_data='both', jitter=True, pair_cameras=True),
 }
 
 def run_study(out, # folder of the run folders

@@ -15,7 +15,7 @@ import numpy as np, pandas as pd, torch
 import fastprogress.fastprogress
 from torch import Tensor
 from fastcore.basics import patch, noop
-from fastcore.script import call_parse
+from fastcore.script import call_parse, bool_arg
 import warnings
 with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at import, deprecated by torch: hide only that FutureWarning
     warnings.filterwarnings('ignore', r'`torch\.jit\.script` is deprecated', FutureWarning)
@@ -34,6 +34,8 @@ from .losses import FiveTaskLoss, pair_labels
 from .protocol import get_protocol
 from .model import AIGFDNet, aigfd_splitter, save_model
 from .budget import step_seconds, plan_run
+from .data import get_dls
+from .corpus import Jitter, training_items
 
 log = logging.getLogger('aigfd.train')
 
@@ -63,6 +65,9 @@ class TrainConfig:
     out:str='runs/aigfd'  # run folder: checkpoints, history.csv, loss curve, final model
     keep_checkpoints:int=3  # newest epoch checkpoints to keep (0: all)
     threads:int|None=None  # compute threads of torch and BLAS (None: as they are); weights are bit-identical only at one thread count
+    pretext_data:str='auto'  # default data of `train`: 'minibench', 'corpus', 'both' or 'auto' (both where the corpus is found; `aigfd.corpus`)
+    jitter:bool=False  # jitter every training sample anew each epoch, clean and manipulated alike (`aigfd.corpus.Jitter`): no clean face seen twice pixel for pixel
+    pair_cameras:bool=False  # training batches hold camera photos of one camera in pairs, so ranking is not only camera identity
     budget_s:float|None=None  # training seconds allowed: on CPU, `train` estimates the run first (`aigfd.budget`) and refuses it when over (None: no check)
 
 PRESETS = {
@@ -70,7 +75,8 @@ PRESETS = {
     # the 30-minute schedule of `aigfd.study` (run r18_64px_30min: 3212 steps on the demo's pretext data, warm-up then cosine): 124 epochs
     # of the minibench's default split (26 batches of 32) are 3224 steps, on 2.4 times as many images, so more samples to make: `train`
     # refuses it up front where the estimate exceeds an hour
-    'cpu': TrainConfig(arch='resnet18', emb_dim=768, img_size=64, bs=32, lr=2e-3, sched='warmup', epochs=124, lr_min=1e-7, variants=8, budget_s=3600),
+    'cpu': TrainConfig(arch='resnet18', emb_dim=768, img_size=64, bs=32, lr=2e-3, sched='warmup', epochs=124, lr_min=1e-7, variants=8, budget_s=3600,
+                       jitter=True, pair_cameras=True),
 }
 
 def get_config(preset:str|TrainConfig='cpu', # preset name or a config
@@ -83,6 +89,8 @@ def get_config(preset:str|TrainConfig='cpu', # preset name or a config
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     bad = sorted(set(overrides) - names)
     if bad: raise AigfdError(f"unknown training options {bad}; valid: {sorted(names)}")
+    if get_protocol(overrides.get('protocol', cfg.protocol)).name == 'released-code':  # the released pipeline has neither
+        overrides = {'jitter': False, 'pair_cameras': False, **overrides}
     return dataclasses.replace(cfg, **overrides)
 
 # %% ../nbs/07_train.ipynb #a0248acf
@@ -330,10 +338,10 @@ def distrib_setup():
 
 # %% ../nbs/07_train.ipynb #0baf1672
 def _data(cfg:TrainConfig, data_kwargs:dict) -> DataLoaders:
-    try: from aigfd.data import get_dls
-    except ImportError as e: raise AigfdError(f"aigfd.data is not available ({e}); pass dls= to train()") from None
     kw = dict(size=cfg.img_size, bs=cfg.bs, seed=cfg.seed, valid_pct=cfg.valid_pct, manip_size=cfg.manip_size,
-              variants=cfg.variants, memory=cfg.variants is not None, num_workers=cfg.num_workers, min_items=cfg.min_items, protocol=cfg.protocol)  # cached samples kept in memory too, as the study's runs keep them
+              variants=cfg.variants, memory=cfg.variants is not None, num_workers=cfg.num_workers, min_items=cfg.min_items, protocol=cfg.protocol,
+              jitter=Jitter() if cfg.jitter else None, pair_by='camera' if cfg.pair_cameras else None)  # cached samples kept in memory too, as the study's runs keep them
+    if data_kwargs.get('items') is None: kw['items'] = training_items(cfg.pretext_data)
     return get_dls(**{**kw, **data_kwargs})
 
 @contextmanager
@@ -418,9 +426,13 @@ def aigfd_train(preset:str='cpu', # preset: 'cpu' or 'paper'
                 threads:int=None, # compute threads of torch and BLAS (default: as they are)
                 protocol:str=None, # 'paper' (default) or 'released-code' (see `aigfd.protocol`)
                 budget_min:float=None, # refuse a CPU run estimated to take longer (minutes; 0: no check; default: the preset's, 60 for cpu)
+                pretext_data:str=None, # default data: 'minibench', 'corpus', 'both' or 'auto' (default: both where the pretext corpus is found)
+                jitter:bool_arg=None, # jitter every training sample anew each epoch (default: the preset's; cpu: True, paper and released-code: False)
+                pair_cameras:bool_arg=None, # camera photos of one camera in pairs within a batch (default: the preset's, as jitter)
                ):
     "Train the aigfd pretext model on the configured data."
     ov = {k: v for k, v in dict(epochs=epochs, lr=lr, bs=bs, arch=arch, img_size=img_size, init=init, weights=weights,
-                                 sched=sched, seed=seed, out=out, threads=threads, protocol=protocol).items() if v is not None}
+                                 sched=sched, seed=seed, out=out, threads=threads, protocol=protocol,
+                                 pretext_data=pretext_data, jitter=jitter, pair_cameras=pair_cameras).items() if v is not None}
     if budget_min is not None: ov['budget_s'] = budget_min*60 if budget_min > 0 else None
     train(preset, resume_from=resume_from, data_kwargs=dict(items=data) if data else None, **ov)

@@ -37,3 +37,28 @@ def test_cli_refuses_over_budget_before_training(tmp_path):
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and 'over the budget of 0.5 min' in r.stderr and 'steps need about' in r.stderr, r.stderr[-2000:]
     assert not (tmp_path/'history.csv').exists() and not (tmp_path/'models').exists()
+
+def test_cli_pretext_data_and_jitter(monkeypatch):
+    "`--pretext_data`, `--jitter` and `--pair_cameras` reach `train`; unset, the preset's values stay (cpu: jitter and pairs on)."
+    import aigfd.train as T
+    seen = []
+    monkeypatch.setattr(T, 'train', lambda preset, **kw: seen.append({k: kw.get(k, 'preset') for k in ('pretext_data', 'jitter', 'pair_cameras')}))
+    T.aigfd_train.__wrapped__('cpu', pretext_data='minibench', jitter=False, pair_cameras=False)
+    T.aigfd_train.__wrapped__('cpu')
+    assert seen == [dict(pretext_data='minibench', jitter=False, pair_cameras=False), dict(pretext_data='preset', jitter='preset', pair_cameras='preset')]
+    c = T.get_config('cpu')
+    assert (c.pretext_data, c.jitter, c.pair_cameras) == ('auto', True, True)
+    assert not T.get_config('paper').jitter and not T.get_config('cpu', protocol='released-code').jitter  # off in the paper preset and the released code
+    assert T.get_config('cpu', protocol='released-code', jitter=True).jitter  # asked for explicitly: honoured
+
+def test_cpu_preset_trains_on_minibench_and_corpus(tmp_path):
+    "One short epoch of the `cpu` preset on its default data, minibench and pretext corpus, with jitter and camera pairs, recorded in config.json."
+    import json
+    from aigfd.train import train
+    learn = train('cpu', epochs=1, img_size=32, manip_size=64, variants=None, budget_s=None, threads=2, out=str(tmp_path))
+    cfg = json.loads((tmp_path/'config.json').read_text())
+    assert (cfg['pretext_data'], cfg['jitter'], cfg['pair_cameras']) == ('auto', True, True)
+    src = learn.dls.items.source.value_counts()
+    assert 500 <= src['corpus'] <= 560, src   # the corpus's 209 photos and the faces in which a face is found
+    assert src['minibench'] > 900 and (tmp_path/'history.csv').exists() and (tmp_path/'final.safetensors').exists()
+    assert learn.dls.train.dataset.jitter is not None and learn.dls.train.pair_keys is not None
