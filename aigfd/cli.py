@@ -176,20 +176,27 @@ def aigfd_exif(paths:Annotated[str, {'nargs': '+'}], # images, folders or metada
 
 # %% ../nbs/12_cli.ipynb #16a0d5c2
 @call_parse
-def aigfd_data(dataset:str, # the data set to get: `minibench`
-               dest:str=None, # where to put it (default: the user data folder, platformdirs.user_data_dir('aigfd')/minibench)
-               base_url:str=None, # mirror replacing https://raw.githubusercontent.com
-               exclude_noncommercial:bool=False, # skip stylegan2_ffhq (NVIDIA non-commercial licence)
-               cache:str=None, # source download cache (default: minibench_sources in $AIGFD_CACHE, else in ~/.cache/aigfd)
+def aigfd_data(dataset:str, # the data set to get: `minibench` (the benchmark) or `pretext` (the pretext corpus: extra faces and camera photos for training)
+               dest:str=None, # where to put it (default: the user data folder, platformdirs.user_data_dir('aigfd')/DATASET)
+               base_url:str=None, # mirror replacing https://raw.githubusercontent.com (default: $AIGFD_MINIBENCH_MIRROR or $AIGFD_PRETEXT_MIRROR)
+               exclude_noncommercial:bool=False, # minibench: skip stylegan2_ffhq (NVIDIA non-commercial licence); the pretext corpus has no such set
+               cache:str=None, # source download cache (default: DATASET_sources in $AIGFD_CACHE, else in ~/.cache/aigfd)
                workers:int=8, # parallel downloads
-               reference:str=None, # a known-good minibench copy to measure pixel differences of non-identical files against
+               reference:str=None, # a known-good copy of the data set to measure pixel differences of non-identical files against
                quiet:bool=False, # no progress bars
               ):
-    "Download and rebuild a data set (`minibench`) from its pinned public sources, verified file by file."
-    from aigfd.minibench import build_minibench, incomplete_error
+    "Download and rebuild a data set (`minibench` or `pretext`) from its pinned public sources, verified file by file."
     from aigfd.core import AigfdError
-    if dataset != 'minibench': raise AigfdError(f"unknown data set {dataset!r}; available: minibench")
-    st = build_minibench(dest, base_url, exclude_noncommercial, cache, workers, reference, progress=not quiet)
+    kw = dict(dest=dest, base_url=base_url, cache=cache, workers=workers, reference=reference, progress=not quiet)
+    if dataset == 'minibench':
+        from aigfd.minibench import build_minibench
+        st = build_minibench(exclude_noncommercial=exclude_noncommercial, **kw)
+    elif dataset == 'pretext':
+        if exclude_noncommercial: print("note: the pretext corpus has no set under a non-commercial licence; nothing to exclude")
+        from aigfd.pretext import build_pretext
+        st = build_pretext(**kw)
+    else: raise AigfdError(f"unknown data set {dataset!r}; available: minibench, pretext")
+    from aigfd.minibench import incomplete_error
     if err := incomplete_error(st): raise AigfdError(err)
     return st
 

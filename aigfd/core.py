@@ -1,4 +1,4 @@
-"""Shared constants, the minibench resolver and a robust image loader used by every other module.
+"""Shared constants, the resolvers of the minibench and the pretext corpus, and a robust image loader used by every other module.
 
 Docs: https://aigfd.github.io/aigfd/core.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #46e96d81
 from __future__ import annotations
-import io, os, sys, time, warnings, hashlib
+import io, os, sys, time, warnings, hashlib, importlib
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -14,10 +14,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'MAX_PIXELS', 'AigfdError',
-           'DataNotFoundError', 'user_minibench_dir', 'minibench_path', 'pretext_path', 'read_manifest', 'cache_dir',
-           'ImageReadError', 'load_image', 'file_sha256', 'interactive', 'track', 'as_paths', 'image_files',
-           'SkippedFilesWarning', 'pillow_exts', 'skip_reason', 'scan_images', 'warn_skipped', 'no_images_error',
-           'check_out_path', 'check_number']
+           'DataNotFoundError', 'user_data_path', 'user_minibench_dir', 'find_data', 'minibench_path', 'read_manifest',
+           'pretext_path', 'read_pretext_manifest', 'cache_dir', 'ImageReadError', 'load_image', 'file_sha256',
+           'check_files', 'pretext_registry', 'check_pretext', 'require_pretext', 'interactive', 'track', 'as_paths',
+           'image_files', 'SkippedFilesWarning', 'pillow_exts', 'skip_reason', 'scan_images', 'warn_skipped',
+           'no_images_error', 'check_out_path', 'check_number']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -34,61 +35,80 @@ class AigfdError(Exception):
 class DataNotFoundError(AigfdError, FileNotFoundError):
     "A data set or file that aigfd needs is not where it was looked for"
 
-_MB_REL = Path('shared')/'data'/'minibench'
-
-def _minibench_candidates():
+def _shared_candidates(name:str):
+    "Folders `shared/data/NAME` inside or beside the checkout, the current folder and its parents, in the order they are tried."
     here = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()
-    roots = [here.parent, Path.cwd(), *Path.cwd().resolve().parents]
-    for r in roots:
-        yield r/_MB_REL          # shared/ inside a folder
-        yield r.parent/_MB_REL   # shared/ beside the checkout
+    rel = Path('shared')/'data'/name
+    for r in [here.parent, Path.cwd(), *Path.cwd().resolve().parents]:
+        yield r/rel          # shared/ inside a folder
+        yield r.parent/rel   # shared/ beside the checkout
+
+def _minibench_candidates(): return _shared_candidates('minibench')
+
+def user_data_path(name:str) -> Path:
+    "Where `aigfd data NAME` puts data set NAME by default: `platformdirs.user_data_dir('aigfd')/NAME`."
+    import platformdirs
+    return Path(platformdirs.user_data_dir('aigfd', appauthor=False))/name
 
 def user_minibench_dir() -> Path:
     "Where `aigfd data minibench` puts the minibench by default: `platformdirs.user_data_dir('aigfd')/minibench`."
-    import platformdirs
-    return Path(platformdirs.user_data_dir('aigfd', appauthor=False))/'minibench'
+    return user_data_path('minibench')
 
-def _missing_minibench(msg:str) -> DataNotFoundError:
-    try:
-        from aigfd.minibench import download_hint
-        msg += '\n' + download_hint()
+_LABELS = dict(pretext='pretext corpus')  # how messages name a data set (default: its name)
+
+def _missing(name:str, msg:str) -> DataNotFoundError:
+    try: msg += '\n' + importlib.import_module(f'aigfd.{name}').download_hint()
     except Exception: pass  # the hint is a courtesy; never hide the error behind another one
     return DataNotFoundError(msg)
+
+def find_data(name:str, # data set: 'minibench' or 'pretext' (its variable is `$AIGFD_NAME`, its module `aigfd.NAME`)
+              path:str|os.PathLike|None=None, # explicit location; overrides everything
+              must_exist:bool=True, # raise `DataNotFoundError` (with the command that gets it) when not found
+              candidates=None, # sibling folders to try (default: `shared/data/NAME` inside or beside the checkout)
+             ) -> Path|None:
+    "Locate data set `name` (a folder with a manifest.csv): `path`, then `$AIGFD_NAME`, then a sibling `shared/data/NAME`, then `user_data_path(name)`."
+    env, what = f'AIGFD_{name.upper()}', _LABELS.get(name, name)
+    src = 'argument'
+    if path is None: path, src = os.environ.get(env) or None, f'${env}'
+    if path is not None:
+        p = Path(path).expanduser()
+        if (p/'manifest.csv').exists(): return p
+        if must_exist: raise _missing(name, f"{what} not found at {p} (from {src}): no manifest.csv there")
+        return None
+    for c in [*(_shared_candidates(name) if candidates is None else candidates), user_data_path(name)]:
+        if (c/'manifest.csv').exists(): return c.resolve()
+    if must_exist: raise _missing(name,
+        f"{what} not found: not in ${env}, nor in a `shared/data/{name}` folder beside the checkout, nor in {user_data_path(name)}")
+    return None
 
 def minibench_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
                    must_exist:bool=True, # raise `DataNotFoundError` when not found
                   ) -> Path|None:
     "Locate the minibench: `path`, then `$AIGFD_MINIBENCH`, then a sibling `shared/data/minibench`, then `user_minibench_dir()`."
-    src = 'argument'
-    if path is None: path, src = os.environ.get('AIGFD_MINIBENCH') or None, '$AIGFD_MINIBENCH'
-    if path is not None:
-        p = Path(path).expanduser()
-        if (p/'manifest.csv').exists(): return p
-        if must_exist: raise _missing_minibench(f"minibench not found at {p} (from {src}): no manifest.csv there")
-        return None
-    for c in [*_minibench_candidates(), user_minibench_dir()]:
-        if (c/'manifest.csv').exists(): return c.resolve()
-    if must_exist: raise _missing_minibench(
-        f"minibench not found: not in $AIGFD_MINIBENCH, nor in a `shared/data/minibench` folder beside the checkout, nor in {user_minibench_dir()}")
-    return None
+    return find_data('minibench', path, must_exist, _minibench_candidates())
 
 # %% ../nbs/00_core.ipynb #5b4e70c7
-def pretext_path(path=None, must_exist:bool=True) -> Path|None:
-    "Locate the pretext corpus: `path`, then `$AIGFD_PRETEXT`, then a sibling `shared/data/pretext` (temporary; see 14b)."
-    p = path or os.environ.get('AIGFD_PRETEXT')
-    cands = [Path(p)] if p else [c.parent/'pretext' for c in _minibench_candidates()]
-    for c in cands:
-        if (c/'manifest.csv').exists(): return c.resolve()
-    if must_exist: raise DataNotFoundError(f"pretext corpus not found (looked in {', '.join(map(str, cands))}); `aigfd data pretext` builds it")
-    return None
+def _with_files(root:Path) -> pd.DataFrame:
+    df = pd.read_csv(root/'manifest.csv')
+    df['file'] = [str(root/p) for p in df['path']]
+    return df
 
 def read_manifest(root:str|os.PathLike|None=None, # minibench folder (resolved by `minibench_path` if None)
                  ) -> pd.DataFrame:
     "The minibench manifest with an absolute `file` column added."
-    root = minibench_path(root)
-    df = pd.read_csv(root/'manifest.csv')
-    df['file'] = [str(root/p) for p in df['path']]
-    return df
+    return _with_files(minibench_path(root))
+
+# %% ../nbs/00_core.ipynb #1701e348
+def pretext_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
+                 must_exist:bool=True, # raise `DataNotFoundError` (saying `aigfd data pretext`) when not found
+                ) -> Path|None:
+    "Locate the pretext corpus: `path`, then `$AIGFD_PRETEXT`, then a sibling `shared/data/pretext`, then `user_data_path('pretext')`."
+    return find_data('pretext', path, must_exist)
+
+def read_pretext_manifest(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
+                         ) -> pd.DataFrame:
+    "The pretext corpus manifest (`path, role, ..., sha256, person`) with an absolute `file` column added."
+    return _with_files(pretext_path(root))
 
 # %% ../nbs/00_core.ipynb #d443b211
 def cache_dir(sub:str='', # sub-folder to create inside the cache
@@ -164,6 +184,54 @@ def file_sha256(path:str|os.PathLike, # any file
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #a43530f3
+_SHA_MEMO = {}  # (absolute path, bytes, mtime in ns) -> sha256, for `check_files`
+
+def _memo_sha256(f:Path) -> str:
+    st = f.stat(); k = (str(f.absolute()), st.st_size, st.st_mtime_ns)
+    if k not in _SHA_MEMO: _SHA_MEMO[k] = file_sha256(f)
+    return _SHA_MEMO[k]
+
+def check_files(m:pd.DataFrame, # manifest rows with `path` (relative to `root`) and `sha256`
+                root:str|os.PathLike, # the folder they are in
+               ) -> pd.DataFrame:
+    "`m` with `file` (absolute) and `status` per row: 'ok', 'missing', 'not a file', 'unreadable (...)' or 'sha256 differs'."
+    root, status = Path(root), []
+    for r in m.itertuples():
+        f = root/r.path
+        if not f.exists(): s = 'missing'
+        elif not f.is_file(): s = 'not a file'
+        else:
+            try: s = 'ok' if _memo_sha256(f) == r.sha256 else 'sha256 differs'
+            except OSError as e: s = f'unreadable ({e.strerror or type(e).__name__})'
+        status.append(s)
+    return m.assign(file=[str(root/p) for p in m.path], status=status)
+
+def pretext_registry() -> pd.DataFrame:
+    "The manifest of the pinned pretext corpus, as shipped in `aigfd/pretext_data` (560 rows)."
+    from importlib.resources import files
+    return pd.read_csv(Path(str(files('aigfd')/'pretext_data'/'manifest.csv')))
+
+def check_pretext(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
+                 ) -> pd.DataFrame:
+    "Every file of the pinned pretext corpus checked in `root`: the registry's manifest with `file` and `status` (`check_files`)."
+    return check_files(pretext_registry(), pretext_path(root))
+
+def require_pretext(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
+                    n:int=5, # name at most this many bad files
+                   ) -> pd.DataFrame:
+    "The pretext manifest with an absolute `file` column once every file is there with its sha256; else `AigfdError` naming the bad files."
+    root = pretext_path(root)
+    c = check_pretext(root)
+    bad = c[c.status != 'ok']
+    if len(bad):
+        counts = ', '.join(f'{v} {k}' for k, v in bad.status.value_counts().items())
+        names = '; '.join(f'{r.path} ({r.status})' for r in bad.head(n).itertuples()) + (f'; and {len(bad) - n:,} more' if len(bad) > n else '')
+        raise AigfdError(f"pretext corpus at {root}: {len(bad):,} of {len(c):,} files fail their check ({counts}): {names}. "
+                         f"Rebuild it with `aigfd data pretext --dest {root}` (files that are right are kept), "
+                         f"or list them all with `aigfd.core.check_pretext`")
+    return c.drop(columns='status')
 
 # %% ../nbs/00_core.ipynb #7cfcc93f
 def interactive() -> bool:

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageEnhance
-from .core import AigfdError, DataNotFoundError, EXIF_TAGS, file_sha256, pretext_path
+from .core import AigfdError, EXIF_TAGS, pretext_path, require_pretext, read_pretext_manifest
 from .data import make_items, minibench_items, prepare_items, split_items, get_dls, FakeFaceError
 
 log = logging.getLogger('aigfd.corpus')
 
 # %% auto #0
-__all__ = ['log', 'PRETEXT_DATA', 'Jitter', 'check_corpus', 'corpus_items', 'with_landmarks', 'check_persons', 'pretext_items',
-           'source_counts', 'pretext_dls', 'training_items']
+__all__ = ['log', 'PRETEXT_DATA', 'Jitter', 'corpus_items', 'with_landmarks', 'check_persons', 'pretext_items', 'source_counts',
+           'pretext_dls', 'training_items']
 
 # %% ../nbs/05b_corpus.ipynb #fdf82a35
 @dataclass(frozen=True)
@@ -36,28 +36,18 @@ class Jitter:
         return np.asarray(Image.open(buf).convert('RGB'))
 
 # %% ../nbs/05b_corpus.ipynb #6c1821d1
-def check_corpus(m:pd.DataFrame, # manifest with an absolute `file` column
-                ) -> pd.DataFrame:
-    "Per file: 'ok', 'missing' or 'sha256 differs'; `AigfdError` naming the first bad files when any is not ok."
-    st = ['missing' if not os.path.exists(f) else 'ok' if file_sha256(f) == h else 'sha256 differs' for f, h in zip(m.file, m.sha256)]
-    r = pd.DataFrame({'path': m.path, 'status': st}); bad = r[r.status != 'ok']
-    if len(bad): raise DataNotFoundError(f"pretext corpus incomplete: {len(bad)} of {len(r)} files bad, e.g. "
-        + '; '.join(f'{p}: {s}' for p, s in zip(bad.path.head(5), bad.status.head(5))) + " (rebuild it with `aigfd data pretext`)")
-    return r
-
 def _camera(f):
     with Image.open(f) as im: e = im.getexif()
     return ' '.join(str(e.get(t, '')).strip(' \x00') for t in (0x010F, 0x0110)).strip() or None
 
 def corpus_items(root=None, # pretext corpus folder (default: `aigfd.core.pretext_path()`)
-                 check:bool=True, # check every file's sha256 first
+                 check:bool=True, # check every file against the pinned registry first (`aigfd.core.require_pretext`)
                 ) -> pd.DataFrame:
     "Items table of the corpus: faces (group 'corpus/<person>'), camera photos with their tags; `source`='corpus', `person`, `camera` (EXIF make and model)."
-    root = pretext_path(root); m = pd.read_csv(root/'manifest.csv', dtype={'person': str}, keep_default_na=False)
-    m['file'] = [str(root/p) for p in m.path]
-    if (m.generator.astype(str) != '').any() or ~m.role.isin(['real_face', 'exif_photo']).all():
+    m = require_pretext(root) if check else read_pretext_manifest(root)
+    m = m.assign(person=m.person.fillna('').astype(str), generator=m.generator.fillna('').astype(str))
+    if (m.generator != '').any() or ~m.role.isin(['real_face', 'exif_photo']).all():
         raise FakeFaceError(f"{root}/manifest.csv: rows that are not photographs (a generator or a role other than real_face/exif_photo)")
-    if check: check_corpus(m)
     face = (m.role == 'real_face').to_numpy()
     ex = m[['iso', 'fnumber', 'exposure_time_s', 'focal_length_mm']].replace('', np.nan).to_numpy(float)
     it = make_items(m.file, np.where(face, 'face', 'photo'), np.where(face, 'corpus/' + m.person, m.path), ex)

@@ -6,153 +6,55 @@ Docs: https://aigfd.github.io/aigfd/minibench.html.md"""
 
 # %% ../nbs/14_minibench.ipynb #e13d4819
 from __future__ import annotations
-import csv, io, json, os, sys, time, threading
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+import csv, io, json, os, time
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, track, user_minibench_dir
+from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, user_minibench_dir, user_data_path
+from .fetch import RAW_HOST, fetch_sources, _progress
 
 # %% auto #0
-__all__ = ['RAW_HOST', 'NONCOMMERCIAL', 'SAVE_KW', 'package_data', 'registry_manifest', 'read_sources', 'source_url',
-           'ResumableDownloader', 'fetch_source', 'fetch_sources', 'recipe_kind', 'tile_box', 'decode_source',
-           'rebuild_file', 'read_tem', 'landmarks_csv', 'pixel_hash', 'pixel_difference', 'licence_summary',
-           'download_hint', 'build_minibench', 'rebuild_status', 'rebuild_note', 'incomplete_error',
-           'minibench_sources_path']
+__all__ = ['NONCOMMERCIAL', 'SAVE_KW', 'COPY_REPOS', 'package_data', 'registry_manifest', 'read_sources', 'recipe_kind',
+           'tile_box', 'decode_source', 'rebuild_file', 'read_tem', 'landmarks_csv', 'pixel_hash', 'pixel_difference',
+           'licence_summary', 'download_hint', 'rebuild_registry', 'build_minibench', 'rebuild_status', 'rebuild_note',
+           'incomplete_error', 'sources_fixtures_path', 'minibench_sources_path']
 
 # %% ../nbs/14_minibench.ipynb #11352976
-RAW_HOST = 'https://raw.githubusercontent.com'  # host of the registry's raw URLs; `base_url` replaces it
 NONCOMMERCIAL = ('stylegan2_ffhq',)  # generators under NVIDIA's non-commercial Source Code License (see LICENSES.md)
 
-def package_data(name:str='') -> Path:
-    "A file shipped in `aigfd/minibench_data` (README.md, LICENSES.md, manifest.csv, sources.csv, SOURCES.md, pixels.csv, extra_sha256.csv)."
-    return Path(str(files('aigfd')/'minibench_data'))/name
+def package_data(name:str='', # file name ('' for the folder)
+                 folder:str='minibench_data', # `minibench_data`, or `pretext_data` for the pretext corpus (`aigfd.pretext`)
+                ) -> Path:
+    "A file shipped in `aigfd/minibench_data` (README.md, LICENSES.md, manifest.csv, sources.csv, SOURCES.md, pixels.csv, extra.json) or another registry's `folder`."
+    return Path(str(files('aigfd')/folder))/name
 
-def _read(name): return pd.read_csv(package_data(name), dtype=str, keep_default_na=False)
+def _read(name, folder='minibench_data'): return pd.read_csv(package_data(name, folder), dtype=str, keep_default_na=False)
 
-def registry_manifest() -> pd.DataFrame:
-    "The minibench manifest shipped with aigfd, with `src` (the key of its source file: repo/commit/path) added."
-    m = _read('manifest.csv')
+def registry_manifest(folder:str='minibench_data', # the registry's package folder
+                     ) -> pd.DataFrame:
+    "The minibench manifest shipped with aigfd (or another registry's), with `src` (the key of its source file: repo/commit/path) added."
+    m = _read('manifest.csv', folder)
     m['src'] = m.source_repo + '/' + m.source_commit + '/' + m.source_path.str.split('#').str[0]
     return m
 
-def read_sources() -> pd.DataFrame:
+def read_sources(folder:str='minibench_data', # the registry's package folder
+                ) -> pd.DataFrame:
     "The source registry: `repo, commit, path, raw_url, sha256, bytes, n_minibench_files, kinds`, plus `key` (repo/commit/path)."
-    s = _read('sources.csv')
+    s = _read('sources.csv', folder)
     s['bytes'] = s.bytes.astype(int)
     s['key'] = s.repo + '/' + s.commit + '/' + s.path
     return s
 
-# %% ../nbs/14_minibench.ipynb #b7165190
-def source_url(raw_url:str, # a registry URL (https://raw.githubusercontent.com/...)
-               base_url:str|None=None, # mirror replacing the raw-file host, e.g. http://127.0.0.1:8000
-              ) -> str:
-    "`raw_url` with its host replaced by `base_url` (unchanged when `base_url` is None)."
-    if not base_url: return raw_url
-    if not raw_url.startswith(RAW_HOST): raise AigfdError(f"{raw_url}: not a {RAW_HOST} URL")
-    return base_url.rstrip('/') + raw_url[len(RAW_HOST):]
-
-# %% ../nbs/14_minibench.ipynb #20c4fbc8
-class ResumableDownloader:
-    "A pooch downloader that keeps a partial download in `part` and resumes it with an HTTP Range request."
-    def __init__(self, part:str|os.PathLike, timeout:float=60, on_bytes=None): self.part, self.timeout, self.on_bytes = Path(part), timeout, on_bytes
-
-    def __call__(self, url, output_file, pooch=None, check_only=False):
-        import requests
-        part = self.part; part.parent.mkdir(parents=True, exist_ok=True)
-        have = part.stat().st_size if part.exists() else 0
-        with requests.get(url, headers={'Range': f'bytes={have}-'} if have else {}, stream=True, timeout=self.timeout) as r:
-            if check_only: return r.status_code in (200, 206)
-            if not (have and r.status_code == 416):  # 416: nothing left to send, the part is complete
-                r.raise_for_status()
-                with open(part, 'ab' if have and r.status_code == 206 else 'wb') as f:
-                    for chunk in r.iter_content(1 << 16):
-                        f.write(chunk)
-                        if self.on_bytes: self.on_bytes(len(chunk))
-        os.replace(part, output_file)  # pooch checks the hash of `output_file`, then moves it into the cache
-
-# %% ../nbs/14_minibench.ipynb #700c9561
-def _short_error(e:BaseException) -> str:
-    import requests
-    if isinstance(e, requests.HTTPError) and e.response is not None: return f"HTTP {e.response.status_code}"
-    if isinstance(e, requests.ConnectionError): return "cannot connect"
-    if isinstance(e, requests.Timeout): return "timed out"
-    if isinstance(e, ValueError) and 'hash' in str(e).lower(): return "sha256 differs from the registry"
-    return f"{type(e).__name__}: {str(e)[:200]}"
-
-def fetch_source(row, # a row of `read_sources()`
-                 cache:Path, # cache folder (files go to cache/OWNER/NAME/COMMIT/PATH)
-                 base_url:str|None=None, # mirror replacing the raw-file host
-                 retries:int=2, # extra attempts after a failed or corrupt download
-                 on_bytes=None, # called with the number of bytes of every chunk received
-                ) -> Path:
-    "Path of source `row` in `cache`, downloaded (or resumed) and sha256-checked; raises the last error."
-    import pooch, requests
-    dest = Path(cache)/row.key
-    for attempt in range(retries + 1):
-        try:
-            return Path(pooch.retrieve(source_url(row.raw_url, base_url), known_hash=f'sha256:{row.sha256}', fname=dest.name,
-                                       path=dest.parent, downloader=ResumableDownloader(f'{dest}.part', on_bytes=on_bytes)))
-        except requests.HTTPError as e:
-            if e.response is not None and e.response.status_code in (401, 403, 404, 410): raise  # retrying will not help
-            err = e
-        except (ValueError, requests.RequestException) as e: err = e
-        if attempt < retries: time.sleep(min(attempt, 3))
-    raise err
-
-# %% ../nbs/14_minibench.ipynb #2f5339bc
-class _Sized:
-    def __init__(self, it, n): self.it, self.n = it, n
-    def __iter__(self): return iter(self.it)
-    def __len__(self): return self.n
-
-def _progress(futs, desc, progress):
-    "Futures as they complete, through `track` (bar or plain lines) or silently."
-    it = as_completed(futs)
-    return track(_Sized(it, len(futs)), desc=desc) if progress else it
-
-def fetch_sources(sources:pd.DataFrame, # rows of `read_sources()`
-                  cache:str|os.PathLike|None=None, # default: `cache_dir('minibench_sources')`
-                  base_url:str|None=None, # mirror replacing the raw-file host
-                  workers:int=8, # parallel downloads
-                  progress:bool=True, # progress bar (plain lines when not interactive)
-                 ) -> tuple[dict, dict]:
-    "Fetch `sources` into `cache`: ({key: path}, {key: short error}) for the fetched and the failed ones."
-    import pooch, requests
-    pooch.get_logger().setLevel('WARNING')
-    cache = Path(cache) if cache else cache_dir('minibench_sources')
-    got, failed, lock, nbytes = {}, {}, threading.Lock(), [0]
-    def count(n):
-        with lock: nbytes[0] += n
-    rows = list(sources.itertuples())
-    if not rows: return got, failed
-    first = next((r for r in rows if not (cache/r.key).exists()), rows[0])  # a download, to test the connection
-    f0, t0 = Future(), time.time()
-    try: f0.set_result(fetch_source(first, cache, base_url, on_bytes=count))
-    except requests.ConnectionError as e:
-        host = (base_url or RAW_HOST).split('//')[-1].split('/')[0]
-        raise AigfdError(f"cannot reach {host} ({type(e).__name__}); check the network, or pass --base-url with a reachable mirror") from None
-    except Exception as e: f0.set_exception(e)
-    with ThreadPoolExecutor(max(1, workers)) as ex:
-        futs = {f0: first.key, **{ex.submit(fetch_source, r, cache, base_url, on_bytes=count): r.key for r in rows if r.key != first.key}}
-        bar = _progress(futs, 'sources', progress)
-        try:
-            for f in bar:
-                try: got[futs[f]] = f.result()
-                except Exception as e: failed[futs[f]] = _short_error(e)
-                if hasattr(bar, 'comment'): bar.comment = f'{nbytes[0]/1e6:.1f} MB received'
-        except KeyboardInterrupt: ex.shutdown(wait=False, cancel_futures=True); raise  # partial files stay, to resume
-    if progress: print(f"received {nbytes[0]/1e6:.1f} MB in {time.time()-t0:.0f} s; {len(got)} sources ready, {len(failed)} failed", file=sys.stderr)
-    return got, failed
-
 # %% ../nbs/14_minibench.ipynb #998117a6
 SAVE_KW = dict(format='JPEG', quality=95)  # nothing else: baseline, 4:2:0, no optimize
+COPY_REPOS = ('Hainish/congress-images-225x275', 'voteview/member_photos')  # portraits copied unchanged (minibench, pretext corpus)
 
 def recipe_kind(row) -> str:
     "Which recipe rebuilds manifest `row`: 'copy', 'camera', 'london', 'tile' or 'resize'."
     if '#' in row.source_path: return 'tile'
-    if row.source_repo == 'Hainish/congress-images-225x275': return 'copy'
+    if row.source_repo in COPY_REPOS: return 'copy'
     if row.path.startswith('exif_photos/'): return 'camera'
     if row.path.startswith('faces_real/london/'): return 'london'
     if row.generator == 'stylegan2_ffhq': return 'resize'
@@ -218,10 +120,11 @@ def pixel_hash(data:bytes) -> str:
 def pixel_difference(path:str, # minibench path of the file
                      data:bytes, # its rebuilt bytes
                      reference:str|os.PathLike|None=None, # a known-good minibench copy to compare pixels with
+                     folder:str='minibench_data', # the registry's package folder (its `pixels.csv`)
                     ) -> dict:
     "How a rebuilt file whose bytes differ differs: `pixels_identical` and, with a reference copy, `max_abs_diff`, `mean_abs_diff` (grey levels)."
     from PIL import Image
-    pix = dict(_read('pixels.csv').values)
+    pix = dict(_read('pixels.csv', folder).values)
     d = dict(path=path, pixels_identical=pixel_hash(data) == pix.get(path))
     ref = Path(reference)/path if reference else None
     if ref is not None and ref.exists():
@@ -239,12 +142,13 @@ def _describe(d:dict) -> str:
 
 # %% ../nbs/14_minibench.ipynb #aa7ead03
 def licence_summary(m:pd.DataFrame|None=None, # manifest rows (default: the whole registry manifest)
+                    flags:dict|None=None, # folder name -> a note to flag it with (default: the non-commercial sets)
                    ) -> str:
-    "One line per folder of the minibench: files and licence; the non-commercial sets flagged."
+    "One line per folder of the minibench (or of `m`): files and licence; the non-commercial sets (or `flags`) flagged."
     m = registry_manifest() if m is None else m
+    flags = {f: 'NON-COMMERCIAL use only (skip with --exclude-noncommercial)' for f in NONCOMMERCIAL} if flags is None else flags
     g = m.assign(folder=m.path.str.rsplit('/', n=1).str[0]).groupby(['folder', 'license']).size()
-    lines = [f"  {f:<42}{n:>5} files  {l}" + ('  NON-COMMERCIAL use only (skip with --exclude-noncommercial)' if f.split('/')[-1] in NONCOMMERCIAL else '')
-             for (f, l), n in g.items()]
+    lines = [f"  {f:<42}{n:>5} files  {l}" + (f"  {flags[f.split('/')[-1]]}" if f.split('/')[-1] in flags else '') for (f, l), n in g.items()]
     return '\n'.join(lines)
 
 def download_hint() -> str:
@@ -263,7 +167,7 @@ def _write(p:Path, data:bytes):
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + '.tmp'); tmp.write_bytes(data); os.replace(tmp, p)
 
-def _rebuild_source(rows, src, dest, reference):
+def _rebuild_source(rows, src, dest, reference, folder='minibench_data'):
     "Rebuild the files of one source (a figure's tiles share one decoding); [(path, difference or None or error)]."
     import hashlib
     todo = [r for r in rows if not ((dest/r.path).exists() and file_sha256(dest/r.path) == r.sha256)]
@@ -272,7 +176,7 @@ def _rebuild_source(rows, src, dest, reference):
     for r in todo:
         try:
             data = rebuild_file(r, src, decoded); _write(dest/r.path, data)
-            res.append((r.path, None if hashlib.sha256(data).hexdigest() == r.sha256 else pixel_difference(r.path, data, reference)))
+            res.append((r.path, None if hashlib.sha256(data).hexdigest() == r.sha256 else pixel_difference(r.path, data, reference, folder)))
         except Exception as e: res.append((r.path, e))
     return res
 
@@ -293,6 +197,55 @@ def _landmarks(m, got, dest):
     return 'identical' if ok else 'differs'
 
 # %% ../nbs/14_minibench.ipynb #22b7015e
+def rebuild_registry(name:str, # 'minibench' or 'pretext': package data `aigfd/NAME_data`, default folder `user_data_path(NAME)`
+                     m:pd.DataFrame, # the manifest rows to rebuild (`registry_manifest`, with `src`)
+                     need:pd.DataFrame, # the source rows they need (`read_sources`)
+                     dest:str|os.PathLike|None=None, # where to rebuild (default: `user_data_path(name)`)
+                     base_url:str|None=None, # mirror replacing https://raw.githubusercontent.com (default: `$AIGFD_NAME_MIRROR`)
+                     cache:str|os.PathLike|None=None, # source cache (default: `cache_dir('NAME_sources')`)
+                     workers:int=8, # parallel downloads and rebuilds
+                     reference:str|os.PathLike|None=None, # known-good copy to measure pixel differences against
+                     progress:bool=True, # progress bars
+                     what:str|None=None, # how messages name it (default: `name`)
+                     found:Path|None=None, # a copy the resolver finds already (noted when it is not `dest`)
+                     flags:dict|None=None, # licence notes per folder (`licence_summary`)
+                     excluded:list=(), # what was left out, for the messages and REBUILD.json
+                     extra=None, # extra(got, dest) -> more status entries; runs before the manifest is written
+                    ) -> dict:
+    "Announce sizes and licences, fetch `need`, rebuild `m` in `dest`, write README.md, LICENSES.md, manifest.csv (last) and REBUILD.json; returns the status."
+    import PIL
+    folder, what = f'{name}_data', what or name
+    dest = Path(dest).expanduser() if dest else user_data_path(name)
+    cache = Path(cache).expanduser() if cache else cache_dir(f'{name}_sources')
+    base_url = base_url or os.environ.get(f'AIGFD_{name.upper()}_MIRROR') or None
+    todo_mb = need.bytes[[not (cache/k).exists() for k in need.key]].sum()/1e6
+    print(f"{what}: rebuilding {len(m):,} files from {len(need):,} public source files ({need.bytes.sum()/1e6:.1f} MB, "
+          f"{todo_mb:.1f} MB of it still to download from {base_url or RAW_HOST})\n  sources cached in {cache}\n  {what} written to {dest}\n"
+          f"licences (full text: {dest/'LICENSES.md'}):\n{licence_summary(m, flags)}" + (f"\n  excluded: {', '.join(excluded)}" if excluded else ''), flush=True)
+    if found is not None and found != dest.resolve(): print(f"note: a {what} is already found at {found}; this builds another copy", flush=True)
+    got, failed = fetch_sources(need, cache, base_url, workers, progress)
+    todo = m[m.src.isin(got)]
+    differ, broken = [], {}
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        futs = [ex.submit(_rebuild_source, list(g.itertuples()), got[k], dest, reference, folder) for k, g in todo.groupby('src')]
+        for f in _progress(futs, 'rebuild (sources)', progress):
+            for path, d in f.result():
+                if isinstance(d, Exception): broken[path] = f"{type(d).__name__}: {d}"
+                elif d: differ.append(d)
+    more = extra(got, dest) if extra else {}
+    for n in ('README.md', 'LICENSES.md'): _write(dest/n, package_data(n, folder).read_bytes())
+    done = set(todo.path) - set(broken)
+    lines = package_data('manifest.csv', folder).read_bytes().splitlines(keepends=True)  # the registry's own lines, those rebuilt
+    _write(dest/'manifest.csv', b''.join([lines[0]] + [l for l, p in zip(lines[1:], _read('manifest.csv', folder).path) if p in done]))
+    lm = more.get('landmarks', 'identical')
+    status = dict(made_by=f'aigfd data {name}', dataset=what, pillow=PIL.__version__, date=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+                  files=len(done), expected=len(m), excluded=list(excluded), **more, identical=not differ and lm in ('identical', 'none'),
+                  complete=len(done) == len(m) and lm == 'identical', differ=sorted(differ, key=lambda d: d['path']),
+                  missing=sorted(set(m.path) - done), failed_sources=failed, broken=broken)
+    _write(dest/'REBUILD.json', json.dumps(status, indent=1).encode())
+    _report(status, dest)
+    return status
+
 def build_minibench(dest:str|os.PathLike|None=None, # where to rebuild it (default: `user_minibench_dir()`)
                     base_url:str|None=None, # mirror replacing https://raw.githubusercontent.com (default: `$AIGFD_MINIBENCH_MIRROR`)
                     exclude_noncommercial:bool=False, # skip the sets under a non-commercial licence (stylegan2_ffhq)
@@ -302,84 +255,64 @@ def build_minibench(dest:str|os.PathLike|None=None, # where to rebuild it (defau
                     progress:bool=True, # progress bars
                    ) -> dict:
     "Download the minibench's sources and rebuild it in `dest`; returns the status also written to `dest/REBUILD.json`."
-    import PIL
-    dest = Path(dest).expanduser() if dest else user_minibench_dir()
-    cache = Path(cache).expanduser() if cache else cache_dir('minibench_sources')
-    base_url = base_url or os.environ.get('AIGFD_MINIBENCH_MIRROR') or None
+    from aigfd.core import minibench_path
     m, s = registry_manifest(), read_sources()
     excluded = sorted(set(m.generator) & set(NONCOMMERCIAL)) if exclude_noncommercial else []
     m = m[~m.generator.isin(excluded)]
     need = s[s.key.isin(set(m.src)) | ((s.kinds == 'landmarks_london') & s.key.str[:-4].add('.jpg').isin(set(m.src)))]
-    todo_mb = need.bytes[[not (cache/k).exists() for k in need.key]].sum()/1e6
-    print(f"minibench: rebuilding {len(m):,} files from {len(need):,} public source files ({need.bytes.sum()/1e6:.1f} MB, "
-          f"{todo_mb:.1f} MB of it still to download from {base_url or RAW_HOST})\n  sources cached in {cache}\n  minibench written to {dest}\n"
-          f"licences (full text: {dest/'LICENSES.md'}):\n{licence_summary(m)}" + (f"\n  excluded: {', '.join(excluded)}" if excluded else ''), flush=True)
-    from aigfd.core import minibench_path
-    if (have := minibench_path(must_exist=False)) is not None and have != dest.resolve():
-        print(f"note: a minibench is already found at {have}; this builds another copy", flush=True)
-    got, failed = fetch_sources(need, cache, base_url, workers, progress)
-    todo = m[m.src.isin(got)]
-    differ, broken = [], {}
-    with ThreadPoolExecutor(max(1, workers)) as ex:
-        futs = [ex.submit(_rebuild_source, list(g.itertuples()), got[k], dest, reference) for k, g in todo.groupby('src')]
-        for f in _progress(futs, 'rebuild (sources)', progress):
-            for path, d in f.result():
-                if isinstance(d, Exception): broken[path] = f"{type(d).__name__}: {d}"
-                elif d: differ.append(d)
-    lm = _landmarks(m, got, dest)
-    for name in ('README.md', 'LICENSES.md'): _write(dest/name, package_data(name).read_bytes())
-    done = set(todo.path) - set(broken)
-    lines = package_data('manifest.csv').read_bytes().splitlines(keepends=True)
-    _write(dest/'manifest.csv', b''.join([lines[0]] + [l for l, p in zip(lines[1:], registry_manifest().path) if p in done]))
-    status = dict(made_by='aigfd data minibench', pillow=PIL.__version__, date=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-                  files=len(done), expected=len(m), excluded=excluded, landmarks=lm, identical=not differ and lm in ('identical', 'none'),
-                  complete=len(done) == len(m) and lm == 'identical', differ=sorted(differ, key=lambda d: d['path']),
-                  missing=sorted(set(m.path) - done), failed_sources=failed, broken=broken)
-    _write(dest/'REBUILD.json', json.dumps(status, indent=1).encode())
-    _report(status, dest)
-    return status
+    return rebuild_registry('minibench', m, need, dest, base_url, cache, workers, reference, progress, found=minibench_path(must_exist=False),
+                            excluded=excluded, extra=lambda got, dest: dict(landmarks=_landmarks(m, got, dest)))
 
 # %% ../nbs/14_minibench.ipynb #695be787
-def _report(st:dict, dest:Path):
+def _report(st:dict, dest:Path, n:int=5):
     n_same = st['files'] - len(st['differ'])
     print(f"rebuilt {st['files']:,} of {st['expected']:,} files in {dest}: {n_same:,} byte-identical to the manifest (sha256)"
-          + (f", {len(st['differ'])} not" if st['differ'] else '') + f"; landmarks_london.csv: {st['landmarks']}")
+          + (f", {len(st['differ'])} not" if st['differ'] else '') + (f"; landmarks_london.csv: {st['landmarks']}" if 'landmarks' in st else ''))
     for d in st['differ'][:20]: print(f"  differs: {d['path']}: {_describe(d)}")
     if len(st['differ']) > 20: print(f"  ... and {len(st['differ'])-20} more (see {dest/'REBUILD.json'})")
-    for p, e in list(st['broken'].items())[:5]: print(f"  not rebuilt: {p}: {e}")
+    for k, e in list(st['failed_sources'].items())[:n]: print(f"  source not fetched: {k}: {e}")
+    if len(st['failed_sources']) > n: print(f"  ... and {len(st['failed_sources'])-n:,} more sources not fetched (see {dest/'REBUILD.json'})")
+    for p, e in list(st['broken'].items())[:n]: print(f"  not rebuilt: {p}: {e}")
 
 def rebuild_status(root:str|os.PathLike) -> dict|None:
-    "The `REBUILD.json` of a rebuilt minibench, or None for a copy that was not rebuilt by aigfd."
+    "The `REBUILD.json` of a rebuilt minibench (or pretext corpus), or None for a copy that was not rebuilt by aigfd."
     f = Path(root)/'REBUILD.json'
     return json.loads(f.read_text()) if f.exists() else None
 
 def rebuild_note(root:str|os.PathLike) -> str:
-    "A sentence saying whether the minibench at `root` is a rebuild, and whether it is complete and byte-identical ('' if not a rebuild)."
+    "A sentence saying whether the data at `root` is a rebuild, and whether it is complete and byte-identical ('' if not a rebuild)."
     st = rebuild_status(root)
     if st is None: return ''
-    s = f"minibench at {root}: rebuilt from its public sources (Pillow {st['pillow']}), {st['files']:,} of {st['expected']:,} files"
+    s = f"{st.get('dataset', 'minibench')} at {root}: rebuilt from its public sources (Pillow {st['pillow']}), {st['files']:,} of {st['expected']:,} files"
     if st['excluded']: s += f" ({', '.join(st['excluded'])} excluded)"
     if st['differ']:
         same = sum(d['pixels_identical'] for d in st['differ'])
         n = len(st['differ'])
         s += f"; NOT byte-identical: {n} file{'s differ' if n != 1 else ' differs'} from the manifest ({same} of them with identical pixels)"
     else: s += "; every file byte-identical to the manifest"
-    if st['landmarks'] != 'identical': s += f"; landmarks_london.csv {st['landmarks']}"
+    if st.get('landmarks', 'identical') != 'identical': s += f"; landmarks_london.csv {st['landmarks']}"
     return s
 
 def incomplete_error(st:dict) -> str|None:
     "One line saying why a rebuild is incomplete and what to do, or None when it is complete."
     if st['files'] == st['expected'] and not st['broken'] and not st['failed_sources']: return None
     e = next(iter(st['failed_sources'].items()), None)
-    return (f"{st['expected'] - st['files']:,} of {st['expected']:,} files (and landmarks: {st['landmarks']}) could not be rebuilt"
-            + (f": {len(st['failed_sources']):,} sources failed (e.g. {e[0]}: {e[1]})" if e else '')
+    return (f"{st['expected'] - st['files']:,} of {st['expected']:,} files" + (f" (and landmarks: {st['landmarks']})" if 'landmarks' in st else '')
+            + " could not be rebuilt" + (f": {len(st['failed_sources']):,} sources failed (e.g. {e[0]}: {e[1]})" if e else '')
             + "; run the same command again to retry (finished downloads are kept, partial ones resume)")
 
 # %% ../nbs/14_minibench.ipynb #73636fc1
+def sources_fixtures_path(name:str='minibench', # 'minibench' or 'pretext'
+                          must_exist:bool=True, # raise `DataNotFoundError` when not found
+                         ) -> Path|None:
+    "The folder of offline source fixtures of `name`: `$AIGFD_NAME_SOURCES`, else `shared/data/NAME_sources/fixtures` beside the checkout."
+    from aigfd.core import _shared_candidates
+    var = f'AIGFD_{name.upper()}_SOURCES'
+    env = os.environ.get(var)
+    for c in ([Path(env).expanduser()] if env else [c.parent/f'{name}_sources'/'fixtures' for c in _shared_candidates(name)]):
+        if c.is_dir(): return c.resolve()
+    if must_exist: raise DataNotFoundError(f"{name} source fixtures not found: set {var} or place them in shared/data/{name}_sources/fixtures")
+
 def minibench_sources_path(must_exist:bool=True) -> Path|None:
     "The folder of offline source fixtures: `$AIGFD_MINIBENCH_SOURCES`, else `shared/data/minibench_sources/fixtures` beside the checkout."
-    from aigfd.core import _minibench_candidates
-    env = os.environ.get('AIGFD_MINIBENCH_SOURCES')
-    for c in ([Path(env).expanduser()] if env else [c.parent/'minibench_sources'/'fixtures' for c in _minibench_candidates()]):
-        if c.is_dir(): return c.resolve()
-    if must_exist: raise DataNotFoundError("minibench source fixtures not found: set AIGFD_MINIBENCH_SOURCES or place them in shared/data/minibench_sources/fixtures")
+    return sources_fixtures_path('minibench', must_exist)

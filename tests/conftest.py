@@ -1,5 +1,7 @@
-"Shared fixtures of the reliability tests: a factory of good and bad image files, real London faces, a tiny detector."
-import io, os, struct, zlib
+"Shared fixtures of the reliability tests: a factory of good and bad image files, real London faces, a tiny detector; a raw-file mirror for the data commands."
+import http.server, io, os, struct, threading, time, zlib
+from contextlib import redirect_stdout, redirect_stderr
+from urllib.parse import unquote, urlparse
 from pathlib import Path
 import numpy as np
 import pytest
@@ -121,3 +123,47 @@ def tiny_detector(tiny_model, london_faces):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         return fit_detector(london_faces, tiny_model, n_components=2, crop='none', jpeg_quality=None, size=64)
+
+
+# ---- the data commands (`aigfd data minibench`, `aigfd data pretext`) without a network ----
+
+class Mirror(http.server.ThreadingHTTPServer):
+    "A raw-file mirror on 127.0.0.1 of the source fixtures `keys` (OWNER/NAME/COMMIT/PATH) under `root`; honours Range, can corrupt or slow down chosen files."
+    def __init__(self, root, keys):
+        super().__init__(('127.0.0.1', 0), _MirrorHandler)
+        self.root, self.keys, self.corrupt, self.delay, self.requests = Path(root), set(keys), {}, 0.0, []
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+    @property
+    def url(self): return f'http://127.0.0.1:{self.server_address[1]}'
+    def __enter__(self): return self
+    def __exit__(self, *a): self.shutdown(); self.server_close()
+
+
+class _MirrorHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        srv, rel = self.server, unquote(urlparse(self.path).path).lstrip('/')
+        srv.requests.append((rel, self.headers.get('Range')))
+        f = srv.root/rel
+        if rel not in srv.keys or not f.is_file(): self.send_error(404); return
+        data = f.read_bytes()
+        if srv.corrupt.get(rel, 0):  # serve wrong bytes this many times
+            srv.corrupt[rel] -= 1; data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
+        start = int(self.headers['Range'].split('=')[1].split('-')[0]) if self.headers.get('Range') else 0
+        if start >= len(data) and start: self.send_response(416); self.end_headers(); return
+        self.send_response(206 if start else 200)
+        if start: self.send_header('Content-Range', f'bytes {start}-{len(data)-1}/{len(data)}')
+        self.send_header('Content-Length', str(len(data) - start)); self.end_headers()
+        try:
+            for i in range(start, len(data), 16384):
+                self.wfile.write(data[i:i+16384]); self.wfile.flush()
+                if srv.delay: time.sleep(srv.delay)
+        except (BrokenPipeError, ConnectionResetError): pass
+
+
+def run_cli(*args):
+    "The real `aigfd` command (its `main`), in this process: (exit status, stdout, stderr)."
+    from aigfd.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err): rc = main([str(a) for a in args])
+    return rc, out.getvalue(), err.getvalue()

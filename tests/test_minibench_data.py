@@ -2,20 +2,17 @@
 
 The fixtures are found like the minibench: `$AIGFD_MINIBENCH_SOURCES`, else `shared/data/minibench_sources/fixtures`
 beside the checkout (`../shared/...` in CI)."""
-import hashlib, http.server, json, os, shutil, subprocess, sys, threading, time, tomllib
-from io import StringIO
-from contextlib import redirect_stdout, redirect_stderr
+import json, os, subprocess, sys, time, tomllib
 from pathlib import Path
-from urllib.parse import unquote, urlparse
-import numpy as np
 import pytest
 from PIL import Image
 
 import aigfd.core as core
+from conftest import Mirror, run_cli
 import aigfd.minibench as mbm
 from aigfd.core import file_sha256, minibench_path, read_manifest, DataNotFoundError
-from aigfd.minibench import (read_sources, registry_manifest, package_data, fetch_source, build_minibench, rebuild_note,
-                             minibench_sources_path, RAW_HOST)
+from aigfd.fetch import fetch_source, RAW_HOST
+from aigfd.minibench import read_sources, registry_manifest, package_data, build_minibench, rebuild_note, minibench_sources_path
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = (ROOT/'tests'/'minibench_fixtures.txt').read_text().splitlines()  # the 8 fixture sources (repo/commit/path)
@@ -24,51 +21,9 @@ pytestmark = pytest.mark.skipif(FIX is None or not all((FIX/k).is_file() for k i
                                 reason="minibench source fixtures not found (shared/data/minibench_sources/fixtures)")
 
 
-class Mirror(http.server.ThreadingHTTPServer):
-    "A raw-file mirror of the fixtures on 127.0.0.1 that honours Range, and can corrupt or slow down chosen files."
-    def __init__(self, root):
-        super().__init__(('127.0.0.1', 0), _Handler)
-        self.root, self.corrupt, self.delay, self.requests = Path(root), {}, 0.0, []
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-    @property
-    def url(self): return f'http://127.0.0.1:{self.server_address[1]}'
-    def __enter__(self): return self
-    def __exit__(self, *a): self.shutdown(); self.server_close()
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_GET(self):
-        srv, rel = self.server, unquote(urlparse(self.path).path).lstrip('/')
-        srv.requests.append((rel, self.headers.get('Range')))
-        f = srv.root/rel
-        if rel not in KEYS or not f.is_file(): self.send_error(404); return
-        data = f.read_bytes()
-        if srv.corrupt.get(rel, 0):  # serve wrong bytes this many times
-            srv.corrupt[rel] -= 1; data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
-        start = int(self.headers['Range'].split('=')[1].split('-')[0]) if self.headers.get('Range') else 0
-        if start >= len(data) and start: self.send_response(416); self.end_headers(); return
-        self.send_response(206 if start else 200)
-        if start: self.send_header('Content-Range', f'bytes {start}-{len(data)-1}/{len(data)}')
-        self.send_header('Content-Length', str(len(data) - start)); self.end_headers()
-        try:
-            for i in range(start, len(data), 16384):
-                self.wfile.write(data[i:i+16384]); self.wfile.flush()
-                if srv.delay: time.sleep(srv.delay)
-        except (BrokenPipeError, ConnectionResetError): pass
-
-
 def fixture_sources():
     s = read_sources()
     return s[s.key.isin(KEYS)]
-
-
-def run_cli(*args):
-    "The real `aigfd` command (its `main`), in this process: (exit status, stdout, stderr)."
-    from aigfd.cli import main
-    out, err = StringIO(), StringIO()
-    with redirect_stdout(out), redirect_stderr(err): rc = main(list(args))
-    return rc, out.getvalue(), err.getvalue()
 
 
 def test_registry_ships_in_package():
@@ -89,7 +44,7 @@ def test_registry_ships_in_package():
 
 def test_rebuild_from_fixtures_matches_manifest(tmp_path):
     "The real command against a 127.0.0.1 mirror of the 8 fixtures: every file they produce has the manifest's sha256."
-    with Mirror(FIX) as mirror:
+    with Mirror(FIX, KEYS) as mirror:
         rc, out, err = run_cli('data', 'minibench', '--dest', str(tmp_path/'mb'), '--base-url', mirror.url,
                                '--cache', str(tmp_path/'cache'), '--quiet')
     assert len(fixture_sources()) == 8
@@ -126,7 +81,7 @@ def test_rebuild_from_fixtures_matches_manifest(tmp_path):
 
 def test_corrupt_download_is_refused_and_refetched(tmp_path):
     r = fixture_sources().iloc[0]
-    with Mirror(FIX) as mirror:
+    with Mirror(FIX, KEYS) as mirror:
         mirror.corrupt[r.key] = 1  # first answer has one wrong byte
         p = fetch_source(r, tmp_path, mirror.url)
         assert file_sha256(p) == r.sha256
@@ -143,7 +98,8 @@ def test_corrupt_download_is_refused_and_refetched(tmp_path):
 
 KILL_SCRIPT = """
 import sys, pandas as pd
-from aigfd.minibench import read_sources, fetch_source
+from aigfd.minibench import read_sources
+from aigfd.fetch import fetch_source
 r = read_sources().set_index('key', drop=False).loc[sys.argv[1]]
 fetch_source(r, sys.argv[2], sys.argv[3], retries=0)
 """
@@ -151,7 +107,7 @@ fetch_source(r, sys.argv[2], sys.argv[3], retries=0)
 def test_killed_download_resumes(tmp_path):
     s = fixture_sources()
     r = s.loc[s.bytes.idxmax()]  # the largest fixture
-    with Mirror(FIX) as mirror:
+    with Mirror(FIX, KEYS) as mirror:
         mirror.delay = 0.02  # ~0.8 MB/s: long enough to kill it midway
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         p = subprocess.Popen([sys.executable, '-c', KILL_SCRIPT, r.key, str(tmp_path), mirror.url], env=env)
@@ -192,7 +148,7 @@ def test_non_identical_rebuild_is_kept_and_reported(tmp_path, monkeypatch):
     m = _only_fixtures(monkeypatch)
     monkeypatch.setattr(mbm, 'SAVE_KW', dict(format='JPEG', quality=95, optimize=True))  # other bytes, same pixels
     ref = minibench_path(must_exist=False)
-    with Mirror(FIX) as mirror: st = build_minibench(tmp_path/'mb', mirror.url, cache=tmp_path/'cache', progress=False, reference=ref)
+    with Mirror(FIX, KEYS) as mirror: st = build_minibench(tmp_path/'mb', mirror.url, cache=tmp_path/'cache', progress=False, reference=ref)
     d = {x['path']: x for x in st['differ']}
     assert len(d) == 12 and 'faces_real/congress/K000386.jpg' not in d  # every re-encoded file; the copied one is identical
     assert all(x['pixels_identical'] for x in d.values())
@@ -200,7 +156,7 @@ def test_non_identical_rebuild_is_kept_and_reported(tmp_path, monkeypatch):
     assert all((tmp_path/'mb'/p).exists() for p in d)  # kept
     assert 'NOT byte-identical: 12 files differ' in rebuild_note(tmp_path/'mb')
     monkeypatch.setattr(mbm, 'SAVE_KW', dict(format='JPEG', quality=80))  # other pixels
-    with Mirror(FIX) as mirror: st = build_minibench(tmp_path/'mb', mirror.url, cache=tmp_path/'cache', progress=False, reference=ref)
+    with Mirror(FIX, KEYS) as mirror: st = build_minibench(tmp_path/'mb', mirror.url, cache=tmp_path/'cache', progress=False, reference=ref)
     assert len(st['differ']) == 12 and not any(x['pixels_identical'] for x in st['differ'])
     if ref is not None: assert all(x['max_abs_diff'] > 0 for x in st['differ'])
 
@@ -220,7 +176,7 @@ def test_resolver_and_demo_download(tmp_path, monkeypatch):
     ran = []
     monkeypatch.setattr(aigfd.demo, 'run_demo', lambda out, quick, root, **kw: ran.append(minibench_path(root)) or Path(out)/'report.md')
     _only_fixtures(monkeypatch)
-    with Mirror(FIX) as mirror:
+    with Mirror(FIX, KEYS) as mirror:
         monkeypatch.setenv('AIGFD_MINIBENCH_MIRROR', mirror.url)
         monkeypatch.setenv('AIGFD_CACHE', str(tmp_path/'cache'))
         rc, out, err = run_cli('demo', '--download', '--out', str(tmp_path/'demo'))
@@ -253,8 +209,8 @@ def test_demo_report_states_a_rebuild(tmp_path):
 
 def test_exclude_noncommercial(tmp_path, monkeypatch):
     "--exclude-noncommercial: stylegan2_ffhq is neither downloaded nor rebuilt nor listed, and the rest is complete."
-    _only_fixtures(monkeypatch)
-    with Mirror(FIX) as mirror:
+    m0 = _only_fixtures(monkeypatch)
+    with Mirror(FIX, KEYS) as mirror:
         rc, out, err = run_cli('data', 'minibench', '--dest', str(tmp_path/'mb'), '--base-url', mirror.url,
                                '--cache', str(tmp_path/'cache'), '--exclude-noncommercial', '--quiet')
         asked = [k for k, _ in mirror.requests]
@@ -263,4 +219,5 @@ def test_exclude_noncommercial(tmp_path, monkeypatch):
     assert 'NON-COMMERCIAL' not in out and 'excluded: stylegan2_ffhq' in out
     m = read_manifest(tmp_path/'mb')
     assert len(m) == 12 and not (m.generator == 'stylegan2_ffhq').any() and not (tmp_path/'mb'/'faces_fake'/'stylegan2_ffhq').exists()
+    assert sorted(m.path) == sorted(m0[m0.generator != 'stylegan2_ffhq'].path)  # the manifest's own rows, those rebuilt
     assert '(stylegan2_ffhq excluded)' in rebuild_note(tmp_path/'mb')
