@@ -17,8 +17,8 @@ from .data import make_items, minibench_items, prepare_items, split_items, get_d
 log = logging.getLogger('aigfd.corpus')
 
 # %% auto #0
-__all__ = ['log', 'PRETEXT_DATA', 'Jitter', 'corpus_items', 'with_landmarks', 'check_persons', 'pretext_items', 'source_counts',
-           'pretext_dls', 'training_items']
+__all__ = ['log', 'PRETEXT_DATA', 'Jitter', 'add_cameras', 'corpus_items', 'with_landmarks', 'check_persons', 'pretext_items',
+           'source_counts', 'pretext_dls', 'training_items']
 
 # %% ../nbs/05b_corpus.ipynb #fdf82a35
 @dataclass(frozen=True)
@@ -39,6 +39,11 @@ class Jitter:
 def _camera(f):
     with Image.open(f) as im: e = im.getexif()
     return ' '.join(str(e.get(t, '')).strip(' \x00') for t in (0x010F, 0x0110)).strip() or None
+
+def add_cameras(items:pd.DataFrame) -> pd.DataFrame:
+    "Items with a `camera` column (EXIF make and model of each camera photo; None for faces), kept where already there."
+    cam = items['camera'] if 'camera' in items else pd.Series([None]*len(items), index=items.index)
+    return items.assign(camera=[c if c is not None and not pd.isna(c) else _camera(f) if k == 'photo' else None for c, f, k in zip(cam, items.file, items.kind)])
 
 def corpus_items(root=None, # pretext corpus folder (default: `aigfd.core.pretext_path()`)
                  check:bool=True, # check every file against the pinned registry first (`aigfd.core.require_pretext`)
@@ -93,6 +98,7 @@ def pretext_items(split, # demo folder with `split.csv`, or its table
     if split_file is None: raise AigfdError("pretext_items: give split_file= with a split table")
     mbi = minibench_items(mb, n_photos=n_photos, seed=seed)
     mbi = mbi[(mbi.kind == 'photo') | mbi.file.isin(set(split[split.split == 'pretext'].path))].reset_index(drop=True).assign(source='minibench')
+    mbi = add_cameras(mbi)
     valid = split_items(mbi, 0.2, seed, split_file)  # the probe persons: the same whatever the data
     if data == 'minibench': return mbi, Path(split_file)
     known = dict(zip(mbi.group.astype(str), np.where(valid, 'valid', 'train')))
@@ -131,9 +137,11 @@ def pretext_dls(demo_dir, # a demo folder with `split.csv` (`aigfd.demo`)
 def training_items(data:str='auto', # one of `PRETEXT_DATA`, or 'auto': 'both' where the corpus is found, else 'minibench'
                    mb=None, corpus=None) -> pd.DataFrame:
     "Items of `aigfd train`'s default data: the minibench's photographs, and the corpus's for 'corpus'/'both' (with landmarks: `with_landmarks`)."
-    if data == 'auto': data = 'both' if pretext_path(corpus, must_exist=False) else 'minibench'
+    if data == 'auto':
+        data = 'both' if pretext_path(corpus, must_exist=False) else 'minibench'
+        if data == 'minibench': log.warning("pretext corpus not found: training on the minibench alone (`aigfd data pretext` builds the corpus)")
     if data not in PRETEXT_DATA: raise AigfdError(f"pretext data {data!r}: use one of {PRETEXT_DATA} or 'auto'")
     parts = [minibench_items(mb).assign(source='minibench')] if data != 'corpus' else []
     if data != 'minibench': parts.append(corpus_items(corpus))
-    items = pd.concat(parts, ignore_index=True)
+    items = add_cameras(pd.concat(parts, ignore_index=True))
     return items if data == 'minibench' else with_landmarks(items)

@@ -376,6 +376,7 @@ def get_dls(items:pd.DataFrame|str|os.PathLike|None=None, # items table; a folde
         f"get_dls: {n_exif} training images have EXIF tags (need >= {min_exif} to rank); pass min_exif=0 to train the manipulation task only")
     if is_valid.sum() == 0 or (~is_valid).sum() < 2: raise DatasetTooSmallError(
         f"get_dls: split gives {(~is_valid).sum()} train / {is_valid.sum()} valid images; need >= 2 / 1")
+    if pair_by is not None and pair_by not in items: raise AigfdError(f"get_dls: pair_by={pair_by!r} is not a column of the items (columns: {list(items.columns)})")
     device = default_device() if device is None else torch.device(device)
     P = get_protocol(protocol)
     kw = dict(size=size, seed=seed, p_clean=p_clean, manip_size=manip_size, manip_fn=manip_fn, variants=variants,

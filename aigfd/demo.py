@@ -19,6 +19,7 @@ from .landmarks import landmarks_for
 from .manipulate import manipulate_all
 from .study import beats_random
 from .corpus import pretext_dls, Jitter
+from .corpus_study import run_facts
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .budget import step_seconds, plan_run
@@ -319,6 +320,17 @@ def _study_results():
     p = Path(aigfd.__file__).resolve().parent.parent/'results'/'learning'
     return p if (p/'summary.md').exists() else None
 
+def _corpus_position(study, n:int) -> list:
+    "Where step `n` sits on the corpus study's curves (`aigfd.corpus_study`): every run's onset of manipulation learning, from the result files."
+    runs = [r for r in ('r18_64px_30min', 'c30_minibench', 'c30_both', 'c30_both_jitter', 'c30_both_pairs') if study is not None and (study/r/'curve.csv').exists()]
+    if not runs: return []
+    f = {r: run_facts(pd.read_csv(study/r/'curve.csv')) for r in runs}
+    on = ', '.join(f"{r} {'step ' + format(x['onset'], ',') if x['onset'] else 'never'}" for r, x in f.items())
+    before = all(x['onset'] is None or x['onset'] > n for x in f.values())
+    return [f"On the curves of the corpus study (`results/learning/corpus.md`), held-out manipulation accuracy first leaves chance at: {on}. "
+            + (f"This demo's {n} steps come before that in every run, with or without the pretext corpus, so it trains on the minibench alone: the corpus would add its cost (landmarks and samples of 510 more photographs) without changing where the demo sits."
+               if before else f"This demo's {n} steps reach that point in some run: see the corpus study for which data helps."), ""]
+
 def _curve_section(out, c):
     "Where the demo's training sits on the learning curve: detection AUC of its models at their last step against step 0 (the same network with random weights), over the study's curve when found."
     if not ((out/'results.json').exists() and (out/'pretext_steps.json').exists()): return []
@@ -345,7 +357,7 @@ def _curve_section(out, c):
             f"{o.value:.2f} (95 % interval {o.lo:.2f}-{o.hi:.2f}); the same network with random weights (step 0): {r.value:.2f} ({r.lo:.2f}-{r.hi:.2f})."
             + (" The green curve is `aigfd.study`'s 30-minute run on the same data (one seed, its own random-weights draw; `results/learning` of the repository); "
                + beats_random(det, 'its learned features') if det is not None else " The study of longer runs (`aigfd.study`, `nbs/07b_study.ipynb`) draws the whole curve."), "",
-            "![detection AUC against training steps](learning_position.png)", ""]
+            "![detection AUC against training steps](learning_position.png)", "", *_corpus_position(study, n)]
 
 def _step_report(out, c, mb):
     steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}

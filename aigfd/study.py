@@ -329,6 +329,7 @@ _C = dict(arch='resnet18', img_size=64, bs=32, lr=2e-3, sched='warmup', steps=32
 CORPUS = {  # what makes more faces help: the corpus, and jitter with camera pairs, on the same probe persons (`r18_64px_30min` is minibench-only, no jitter)
     'c30_both': dict(_C, pretext_data='both', jitter=False, pair_cameras=False),
     'c30_both_jitter': dict(_C, pretext_data='both', jitter=True, pair_cameras=True),
+    'c30_both_pairs': dict(_C, pretext_data='both', jitter=False, pair_cameras=True),
     'c30_minibench_jitter': dict(_C, pretext_data='minibench', jitter=True, pair_cameras=True),
     'c30_minibench': dict(_C, pretext_data='minibench', jitter=False, pair_cameras=False),
     'c60_both_jitter': dict(_C, steps=6424, pretext_data='both', jitter=True, pair_cameras=True),
@@ -386,7 +387,8 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
     runs = read_study(results); rows = []
     for name, r in runs.items():
         c, s, last = r['config'], r['study'], r['curve'].iloc[-1]
-        rows.append({'run': name, 'model': f"{c['arch']} {c['img_size']} px", 'batch, lr': f"{c['bs']}, {c['lr']:g} ({c['sched']})", 'weight decay': f"{c['wd']:g}", 'clean share': s['p_clean'],
+        rows.append({'run': name, 'pretext data': c.get('pretext_data') if c.get('pretext_data') not in (None, 'auto') else 'minibench',
+                     'jitter, camera pairs': f"{'yes' if c.get('jitter') else 'no'}, {'yes' if c.get('pair_cameras') else 'no'}", 'threads': c.get('threads'), 'model': f"{c['arch']} {c['img_size']} px", 'batch, lr': f"{c['bs']}, {c['lr']:g} ({c['sched']})", 'weight decay': f"{c['wd']:g}", 'clean share': s['p_clean'],
                      'steps': int(last.step), 'training min': round(last.train_s/60, 1), 'images/s': s['images_per_s'],
                      **{LABELS.get(m, m): _ci(last, m) for m in metrics}})
     env = next(iter(runs.values()))['config'].get('environment', {})
