@@ -50,26 +50,28 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
 def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photographic faces
               model:str, # trained weights (`run/final.safetensors`)
               out:str='detector.safetensors', # detector file to write
-              n_components:str='auto', # GMM components: 'auto' (held-out log-likelihood), 8 (paper) or 12 (released code)
+              n_components:str='auto', # GMM components: 'auto' (the protocol's: chosen by held-out log-likelihood; released-code 12), 8 (paper) or 12 (released code)
               fpr:float=0.05, # false-alarm rate to aim for on photographic faces, in (0, 1)
-              crop:str='face', # 'face', 'center' or 'none'
-              jpeg_quality:int=90, # JPEG re-encoding quality (0: none)
-              pca_dim:str='auto', # principal components before the GMM: 'auto', a number, or 'none' (raw features, paper)
-              covariance:str='auto', # GMM covariance: 'auto', 'full' (paper), 'diag' or 'tied'
-              threshold:str='heldout', # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (paper, released code)
+              crop:str=None, # 'face', 'center' or 'none' (default: the protocol's: 'face'; released-code 'none', the whole image)
+              jpeg_quality:int=None, # JPEG re-encoding quality, 0: none (default: the protocol's: 90; released-code none)
+              pca_dim:str='auto', # principal components before the GMM: 'auto' (the protocol's: chosen; released-code none), a number, or 'none' (raw features, paper)
+              covariance:str='auto', # GMM covariance: 'auto' (the protocol's: chosen; released-code full), 'full' (paper), 'diag' or 'tied'
+              threshold:str=None, # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (default: the protocol's: 'heldout'; released-code 'in-sample')
               border:str=None, # face square past the image border: 'pad' or 'stretch' (released code); default: the protocol's
               threads:int=None, # compute threads of torch and BLAS (default: as they are); recorded in the detector
-              protocol:str=None, # 'paper' or 'released-code' (default: the one the model was trained under)
+              protocol:str=None, # 'paper' or 'released-code' (default: the one the model was trained under); sets every option left unset, and under released-code an option that contradicts it is recorded as a deviation
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
     from aigfd.gmm import fit_detector
+    from aigfd.protocol import deviation_text
     from aigfd.core import check_number, check_out_path, AigfdError
     from aigfd.preprocess import CROPS
-    check_number(jpeg_quality, '--jpeg-quality', 0, 100, integer=True); check_out_path(out, '--out')
-    if crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
+    if jpeg_quality is not None: check_number(jpeg_quality, '--jpeg-quality', 0, 100, integer=True)
+    check_out_path(out, '--out')
+    if crop is not None and crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
     from aigfd.repro import threads as _threads, environment
     with _threads(threads):
-        det = fit_detector(real, model, None, _int_or_auto(n_components, 'n-components'), fpr, crop, jpeg_quality or None,
+        det = fit_detector(real, model, None, _int_or_auto(n_components, 'n-components'), fpr, crop, 'auto' if jpeg_quality is None else jpeg_quality or None,
                            covariance_type=covariance, pca_dim=None if pca_dim.lower() == 'none' else _int_or_auto(pca_dim, 'pca-dim'),
                            threshold=threshold, border=border, protocol=protocol)
         det.info.update(environment=environment())
@@ -79,6 +81,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
     g = det.calibration.get('gmm', {})
     print(f"protocol {det.info['protocol']}: fitted a {det.gmm.n_components}-component {g.get('covariance_type', 'full')}-covariance GMM (pca_dim {g.get('pca_dim')}) on {det.n_fit} faces; saved {out}")
     print(det.describe_threshold())
+    if dev := deviation_text(det.info['protocol'], det.info.get('deviations')): print(dev)
     return det
 
 def _int_or_auto(v, name):
@@ -96,7 +99,7 @@ def aigfd_evaluate(detector:str, # detector file
                    seed:int=0, # sampling seed (of the balanced sample and of the bootstrap)
                    n_boot:int=1000, # bootstrap replicates of the 95 % intervals (0: none)
                    threads:int=None, # compute threads of torch and BLAS (default: as they are)
-                   protocol:str=None, # check that the detector was fitted under this protocol ('paper' or 'released-code')
+                   protocol:str=None, # check that the detector was fitted under this protocol ('paper' or 'released-code'); the detector's own preprocessing and threshold are used (under released-code, unless it records deviations: the whole image, no re-encoding, in-sample threshold)
                   ):
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER), each with a 95 % bootstrap interval."
     from aigfd.evaluate import evaluate_detector, table_i, save_table, to_markdown
@@ -110,6 +113,8 @@ def aigfd_evaluate(detector:str, # detector file
         res, sc = evaluate_detector(det, real, fakes, cap, seed, protocol=protocol)
         md, sm = evaluation_report(sc.rename(columns={'log_likelihood': 'll'})[sc.log_likelihood.notna()], det.threshold, cap, seed, n_boot, env)
     print(f"protocol: {res.attrs['protocol']}")
+    from aigfd.protocol import deviation_text
+    if dev := deviation_text(res.attrs['protocol'], det.info.get('deviations')): print(dev)
     print(md)
     if res.attrs.get('n_failed_real'): print(f"{res.attrs['n_failed_real']} photographic file(s) could not be scored (their reasons are in the per-file scores)")
     if res.n_failed.any(): print('\nfiles that could not be scored, per generator (a generator none of whose files could is kept, with empty metrics)\n' + to_markdown(res[['n_fake', 'n_failed']]))

@@ -173,14 +173,17 @@ def crop_sample(img:Image.Image, # RGB image
                 size:int, # output side
                 rng:np.random.Generator, # random crops of photos
                 scale:float=1.3, # face crop scale
-                rounding:str='float', # face crop rounding: 'float' or 'integer' (released code), see `face_crop_box`
+                rounding:str='float', # face crop: 'float' or 'integer' (the released code's box, see `face_crop_box`, and its resize of the float values)
                ) -> tuple[np.ndarray, np.ndarray|None]:
     "Crop and resize `img` to `size`x`size`; return the uint8 array and the moved landmarks."
     w, h = img.size
     if box is not None: c = face_crop_box(box, w, h, scale, rounding)
     elif is_face: s = min(w, h); c = ((w - s)//2, (h - s)//2, (w - s)//2 + s, (h - s)//2 + s)
     else: c = random_square(w, h, rng)
-    out = np.asarray(img.crop(c).resize((size, size), Image.BILINEAR))
+    cr = img.crop(c)
+    if rounding == 'integer' and is_face:  # the released code's resize of its face crops: bilinear on the float values, no antialiasing (rounded to uint8 here)
+        out = torch.nn.functional.interpolate(torch.from_numpy(np.asarray(cr, np.float32)).permute(2, 0, 1)[None], (size, size), mode='bilinear', antialias=False).squeeze(0).permute(1, 2, 0).round().byte().numpy()
+    else: out = np.asarray(cr.resize((size, size), Image.BILINEAR))
     if lms is None: return out, None
     return out, ((np.asarray(lms, np.float32) + 0.5 - c[:2]) * [size/(c[2] - c[0]), size/(c[3] - c[1])] - 0.5).astype(np.float32)
 
@@ -190,21 +193,23 @@ MANIP_ORDERS = ('crop_first', 'manipulate_first')
 def skimage_resize_uint8(a:np.ndarray, # HxWx3 uint8 image
                          size:int, # output side
                         ) -> np.ndarray:
-    "scikit-image's default (bilinear) resize to size x size, back to uint8 by truncation, as the released code does."
+    "scikit-image's bilinear resize to size x size on the 0..255 values (`preserve_range=True`), truncated to uint8, as the released code does."
     from skimage.transform import resize
-    return (resize(a, (size, size)) * 255).astype(np.uint8)
+    return resize(a, (size, size), preserve_range=True).astype(np.uint8)
 
 def manipulate_whole(img:Image.Image, # whole source image (e.g. a 128 px FDF face)
-                     lms, # (68,2) landmarks in `img`'s pixels, or None
+                     lms, # (68,2) landmarks (see `lms_frame`), or None
                      kind:int, # manipulation id 0..3
                      rng:np.random.Generator, # randomness of the manipulation
                      manip_fn=None, # fn(img uint8 HxWx3, lms|None, kind, rng=) -> img (default: `make_negative` at native size)
                      work:int=224, # side the manipulation is made at
+                     lms_frame:str='source', # `lms` in pixels of `img` ('source': moved to `work` px once) or of the `work` px image ('work': used as they are, as the released code)
                     ) -> Image.Image:
-    "The released order: whole image to `work` px (scikit-image), manipulated there, back to its own size."
+    "The released order: whole image to `work` px (scikit-image), manipulated there, back to its own size (PIL bilinear)."
+    if lms_frame not in ('source', 'work'): raise AigfdError(f"lms_frame={lms_frame!r}: use 'source' or 'work'")
     w, h = img.size
     a = skimage_resize_uint8(np.asarray(img), work)
-    l = None if lms is None else (np.asarray(lms, np.float64) + 0.5) * (work/w, work/h) - 0.5
+    l = None if lms is None else np.asarray(lms, np.float64) if lms_frame == 'work' else (np.asarray(lms, np.float64) + 0.5) * (work/w, work/h) - 0.5
     out = np.ascontiguousarray((manip_fn or _default_manip_fn())(a, l, kind, rng=rng), dtype=np.uint8)
     return Image.fromarray(out).resize((w, h), Image.BILINEAR)
 

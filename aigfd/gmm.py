@@ -242,12 +242,12 @@ def _warn_small(n, gmm, cov):
 def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder, or PIL images); ignored if `feats` given
          model:nn.Module, # backbone built by `make_backbone(**backbone)`, with its weights
          backbone:dict, # its spec, e.g. {'kind': 'aigfd', 'arch': 'resnet50', 'emb_dim': 768}
-         pre:Preprocess=Preprocess(), # preprocessing
+         pre:Preprocess|None=None, # preprocessing; None: the whole image, no re-encoding, with the protocol's resize and border
          n_components:int|str|None=None, # 8 (paper), 12 (released code) or 'auto' (held-out log-likelihood); None: the protocol's
          fpr:float=0.05, # false-alarm rate of the threshold on photographic faces
          feats=None, # precomputed fitting features (same model and preprocessing!)
          bs:int=32, # batch size of feature extraction
-         threshold:str='heldout', # 'heldout' (K-fold cross-fitting) or 'in-sample' (paper, released code)
+         threshold:str|None=None, # 'heldout' (K-fold cross-fitting), 'split' or 'in-sample' (paper, released code); None: the protocol's (`Protocol.threshold_rule`)
          folds:int=5, # K of the held-out rule and of model selection
          protocol:str|None=None, # 'paper' (default) or 'released-code': GMM size when `n_components` is None, its precision, percentile or order statistic (`aigfd.protocol`)
          **kwargs, # passed to `fit_gmm` (pca_dim, reg_covar, covariance_type; each may be 'auto')
@@ -255,6 +255,7 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
     "Fit a detector: features of the photographic faces, GMM (settings chosen where 'auto'), calibrated threshold at `fpr`."
     from aigfd.calibrate import fit_calibrated
     P = get_protocol(protocol); n_components = P.n_components if n_components is None else n_components
+    threshold, pre = threshold or P.threshold_rule, pre or Preprocess(resize=P.resize, border=P.border)
     n_known = len(feats) if feats is not None else len(_as_items(real_images)[0]) if real_images is not None else None
     check_fit_settings(n_known, n_components, fpr, threshold, folds)
     failed = []
@@ -270,6 +271,9 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
     _warn_small(len(feats), gmm, cal['gmm']['covariance_type'])
     det = cls(pre, dict(backbone), model, gmm, thr, np.percentile(ll, np.linspace(0, 100, 1001)), fpr, len(feats), calibration=cal)
     det.info['protocol'] = P.name
+    used = dict(threshold=threshold, crop=pre.crop, jpeg_quality=pre.jpeg_quality, resize=pre.resize, fpr=fpr, gmm_dtype=kwargs.get('dtype', P.gmm_dtype),
+                **{k: cal['gmm'][k] for k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')}, **(dict(border=pre.border) if pre.crop == 'face' else {}))
+    if dev := P.deviations(**used): det.info['deviations'] = dev  # an exact protocol contradicted by an explicit option: honoured, and recorded
     if failed: det.info['failed'] = failed
     return det
 
@@ -349,32 +353,33 @@ def fit_detector(real, # folder(s) or files of photographic faces
                  out:str|Path|None=None, # write the detector here (`.safetensors`)
                  n_components:int|str|None='auto', # GMM components: 'auto' (held-out log-likelihood), 8 (paper) or 12 (released code); None: the protocol's
                  fpr:float=0.05, # false-alarm rate to aim for on photographic faces
-                 crop:str='face', # 'face' (1.3x landmark box), 'center' or 'none' (whole image, paper)
-                 jpeg_quality:int|None=90, # re-encode every image at this quality (None: no re-encoding)
+                 crop:str|None=None, # 'face' (1.3x landmark box), 'center' or 'none' (whole image, paper); None: the protocol's ('face'; released code 'none')
+                 jpeg_quality:int|str|None='auto', # re-encode every image at this quality (None: no re-encoding); 'auto': the protocol's (90; released code None)
                  size:int|None=None, # input size (default: the model's training size)
                  covariance_type:str='auto', # 'auto', 'full' (paper), 'diag' or 'tied'
                  pca_dim:int|str|None='auto', # principal components before the GMM: 'auto', a number, or None (raw features, paper)
-                 threshold:str='heldout', # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (paper, released code)
+                 threshold:str|None=None, # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (paper, released code); None: the protocol's ('heldout'; released code 'in-sample')
                  border:str|None=None, # face square past the image border: 'pad' or 'stretch' (released code); None: the protocol's
                  protocol:str|None=None, # 'paper' or 'released-code' (`aigfd.protocol`); None: the one the model was trained under
                 ) -> Detector:
     "Fit the GMM of `Detector` on photographic faces with a trained aigfd network."
     k = 'auto' if n_components is None else n_components  # None: the protocol's, known once the model's config is read
-    check_fit_settings(None, k, fpr, threshold)
+    check_fit_settings(None, k, fpr, threshold or 'in-sample')  # the rule needing fewest faces until the protocol is known
     files, skipped = scan_images(*as_paths(real))
     if not files: raise no_images_error(real, skipped)
-    check_fit_settings(len(files), k, fpr, threshold)
+    check_fit_settings(len(files), k, fpr, threshold or 'in-sample')
     if isinstance(model, (str, Path)):
         mp = Path(model); m = load_model(mp); cfg = read_config(mp)
     else: m, cfg = model, model.config
     P = get_protocol(protocol or cfg.get('protocol') or (cfg.get('config') or {}).get('protocol'))  # `train` records it in the config
-    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop, jpeg_quality=jpeg_quality, resize=P.resize, border=border or P.border)
+    if isinstance(jpeg_quality, str) and jpeg_quality == 'auto': jpeg_quality = P.detector_jpeg
+    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop or P.detector_crop, jpeg_quality=jpeg_quality, resize=P.resize, border=border or P.border)
     if P.gmm_settings == 'fixed':  # settings left 'auto' become the protocol's fixed GMM (released code: 12 full-covariance components on the raw features)
         n_components = P.n_components if n_components in (None, 'auto') else n_components
         covariance_type, pca_dim = ('full' if covariance_type == 'auto' else covariance_type), (None if pca_dim == 'auto' else pca_dim)
     warn_skipped(skipped)
     det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
-                       n_components=n_components, fpr=fpr, threshold=threshold, covariance_type=covariance_type, pca_dim=pca_dim, protocol=P)
+                       n_components=n_components, fpr=fpr, threshold=threshold or P.threshold_rule, covariance_type=covariance_type, pca_dim=pca_dim, protocol=P)
     det.info.update(fitted_on=[str(r) for r in as_paths(real)][:20])
     if skipped: det.info['skipped'] = [dict(path=str(f), status=f'skipped: {why}') for f, why in skipped]
     if out is not None: det.save(out)

@@ -258,7 +258,7 @@ def landmark_box(pts:np.ndarray, # landmark points [n, 2] as (x, y)
 def face_crop_box(box, # face box (x0,y0,x1,y1) in pixels
                   w:int, h:int, # image width and height
                   scale:float=1.3, # crop side / larger box side
-                  rounding:str='float', # 'float' (aigfd) or 'integer' (released code: integer box, centre and half-size)
+                  rounding:str='float', # 'float' (aigfd) or 'integer' (released code's `bbox_crop_pil2cvt2pil`: integer box and centre)
                  ) -> tuple[int, int, int, int]:
     "Square crop (l,t,r,b) of `scale` x the larger side of `box` around its centre, clamped at the border."
     if rounding == 'integer': return _integer_crop_box(box, w, h, scale)
@@ -269,12 +269,11 @@ def face_crop_box(box, # face box (x0,y0,x1,y1) in pixels
     return l, t, min(w, l + s), min(h, t + s)
 
 def _integer_crop_box(box, w, h, scale=1.3):
-    "The released code's crop: box rounded to integers, integer centre and half-size, clamped at the border."
+    "The released code's crop: box rounded to integers (half to even), side int(scale x larger side), integer centre, start clamped at 0, cut at the far border."
     x0, y0, x1, y1 = (int(round(float(v))) for v in box)
-    half = max(1, int(max(x1 - x0, y1 - y0) * scale / 2))
-    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-    l, t = min(max(cx - half, 0), w - 1), min(max(cy - half, 0), h - 1)
-    return l, t, max(min(cx + half, w), l + 1), max(min(cy + half, h), t + 1)
+    s = max(1, int(max(x1 - x0, y1 - y0) * scale))  # any side, odd ones too
+    l, t = min(max((x0 + x1)//2 - s//2, 0), w - 1), min(max((y0 + y1)//2 - s//2, 0), h - 1)  # the w-1/h-1 guard only for boxes outside the image
+    return l, t, min(l + s, w), min(t + s, h)  # clamped at the left/top, the crop keeps its side s
 
 # %% ../nbs/03_landmarks.ipynb #b6ee43e7
 def read_london_landmarks(root=None, # minibench folder (default: `minibench_path()`)

@@ -17,8 +17,9 @@ from safetensors.torch import save_file, load_file
 from .core import AigfdError, DataNotFoundError, HEAD_NAMES, CLIP_MEAN, CLIP_STD
 
 # %% auto #0
-__all__ = ['EXIF_LAN_PREFIX', 'ModelLoadError', 'AIGFDNet', 'aigfd_splitter', 'LoadReport', 'exif_as_language_keys',
-           'load_exif_as_language', 'save_model', 'read_config', 'load_model', 'load_weights']
+__all__ = ['EXIF_LAN_PREFIX', 'RELEASED_HEADS', 'ModelLoadError', 'AIGFDNet', 'aigfd_splitter', 'LoadReport',
+           'exif_as_language_keys', 'released_head_keys', 'load_exif_as_language', 'save_model', 'read_config',
+           'load_model', 'load_weights']
 
 # %% ../nbs/06_model.ipynb #aab8283c
 class ModelLoadError(AigfdError, ValueError):
@@ -128,6 +129,7 @@ def _load_mapped(model:nn.Module, sd:dict, file, strict_backbone:bool=True) -> L
 
 # %% ../nbs/06_model.ipynb #11cd93f6
 EXIF_LAN_PREFIX = 'model.visual.'
+RELEASED_HEADS = (('fc_iso', 1.), ('fc_av', 1.), ('fc_fl', -1.), ('fc_et', 1.), ('fc_face', 1.))  # (released head, sign) of our heads in `HEAD_NAMES` order; see `released_head_keys`
 
 def exif_as_language_keys(sd:dict, prefix:str=EXIF_LAN_PREFIX) -> dict:
     "Rename the image-encoder keys of an EXIF-as-language state dict to ours (`fc` -> `emb`, rest -> `backbone`)."
@@ -139,18 +141,28 @@ def exif_as_language_keys(sd:dict, prefix:str=EXIF_LAN_PREFIX) -> dict:
         out[('emb.' + k[3:]) if k.startswith('fc.') else ('backbone.' + k)] = v
     return out
 
+def released_head_keys(sd:dict) -> dict:
+    "Our `heads.*` tensors from the released network's heads: its `fc_et` learned focal length and `fc_fl` exposure (label swap), ranked as 1/seconds (negated)."
+    out = {}
+    for i, (name, sign) in enumerate(RELEASED_HEADS):
+        for p in ('weight', 'bias'):
+            v = sd.get(f'{name}.{p}', sd.get(f'module.{name}.{p}'))
+            if v is not None: out[f'heads.{i}.{p}'] = sign * v
+    return out
+
 def load_exif_as_language(model:AIGFDNet, # the model to initialise (ResNet-50, emb_dim 768 for the real file)
                           path:str|os.PathLike, # `wrapper_75_new.pth` or a file with the same layout
                           trust_pickle:bool=False, # allow full unpickling (only for files you trust)
                          ) -> LoadReport:
-    "Initialise backbone + embedding from the EXIF-as-language image encoder; heads stay random."
+    "Initialise backbone + embedding from the EXIF-as-language image encoder, and the heads from the authors' trained five-head network (else they stay random)."
     ck = _torch_load(path, trust_pickle)
     sd = ck.get('model', ck) if isinstance(ck, dict) else None
     if not isinstance(sd, dict): raise ModelLoadError(f"{path}: expected a dict with a 'model' state dict, got {type(ck).__name__}")
-    mapped = exif_as_language_keys(sd)
+    mapped = {**exif_as_language_keys(sd), **released_head_keys(sd)}
     if not mapped: raise ModelLoadError(f"{path}: no key starts with {EXIF_LAN_PREFIX!r}; keys look like {list(sd)[:5]}")
     rep = _load_mapped(model, mapped, path)
-    rep['unexpected'] = sorted(set(rep['unexpected']) | {k for k in sd if EXIF_LAN_PREFIX not in k})  # text encoder etc.
+    heads = {f'{h}.{p}' for h, _ in RELEASED_HEADS for p in ('weight', 'bias')}
+    rep['unexpected'] = sorted(set(rep['unexpected']) | {k for k in sd if EXIF_LAN_PREFIX not in k and k.removeprefix('module.') not in heads})  # text encoder etc.
     return rep
 
 # %% ../nbs/06_model.ipynb #a0d3bff8

@@ -11,7 +11,7 @@ from dataclasses import dataclass, asdict, replace
 from .core import AigfdError
 
 # %% auto #0
-__all__ = ['PROTOCOLS', 'DEFAULT_PROTOCOL', 'Protocol', 'get_protocol']
+__all__ = ['PROTOCOLS', 'DEFAULT_PROTOCOL', 'Protocol', 'get_protocol', 'deviation_text']
 
 # %% ../nbs/00b_protocol.ipynb #3f374a05
 @dataclass(frozen=True)
@@ -22,19 +22,36 @@ class Protocol:
     n_components:int # GMM components: 8 (paper) or 12 (released code)
     threshold:str # 'percentile' (interpolated, numpy) or 'order_statistic' (sorted(ll)[int(fpr*n)], released code)
     resize:str # test-time resize: 'pil' (PIL bilinear, antialiased) or 'tensor' (bilinear on the [0,1] tensor, no antialiasing)
-    crop:str # training face crop: 'float' (aigfd's rounding) or 'integer' (box, centre and half-size as integers, released code)
+    crop:str # training face crop: 'float' (aigfd's rounding) or 'integer' (integer box and centre, released code)
     manip_order:str # 'crop_first' (manipulate the 224 px crop) or 'manipulate_first' (whole image at 224, then crop; released code)
     gmm_dtype:str # GMM fit and scoring precision: 'float64' or 'float32' (released code)
     border:str='pad' # face square past the image border at test time: 'pad' (mean colour; the paper is silent) or 'stretch' (clamped to the image, released code)
     gmm_settings:str='auto' # `fit_detector`'s GMM where left 'auto': 'auto' (chosen by held-out log-likelihood: the paper's 8 full components on raw features overfit small fitting sets) or 'fixed' (`n_components` full-covariance components on the raw features, released code)
+    threshold_rule:str='heldout' # detector threshold rule where left unset: 'heldout' (aigfd: K-fold cross-fitting) or 'in-sample' (the fitting faces' own log-likelihoods, released code)
+    detector_crop:str='face' # `fit_detector`'s crop where left unset: 'face' (aigfd) or 'none' (the whole image, released code)
+    detector_jpeg:int|None=90 # `fit_detector`'s JPEG re-encoding where left unset: 90 (aigfd) or None (none, released code)
+    exact:bool=False # a reproduction: an explicit option that contradicts it is honoured, and recorded and shown as a deviation
 
     def as_dict(self) -> dict: return asdict(self)
+
+    def detector_defaults(self) -> dict:
+        "The detector settings this protocol implies (what `deviations` compares against)."
+        fixed = self.gmm_settings == 'fixed'
+        return dict(threshold=self.threshold_rule, crop=self.detector_crop, jpeg_quality=self.detector_jpeg, resize=self.resize,
+                    border=self.border, fpr=0.05, gmm_dtype=self.gmm_dtype,
+                    **(dict(n_components=self.n_components, covariance_type='full', reg_covar=1e-6, pca_dim=None) if fixed else {}))
+
+    def deviations(self, **used) -> dict:
+        "`{setting: {'protocol': its value, 'used': the one used}}` for the settings in `used` that contradict an exact protocol (none for others)."
+        ref = self.detector_defaults()
+        return {k: dict(protocol=ref[k], used=v) for k, v in used.items() if self.exact and k in ref and v != ref[k]}
 
 PROTOCOLS = {
     'paper': Protocol('paper', sigma=math.sqrt(2), n_components=8, threshold='percentile', resize='pil', crop='float',
                       manip_order='crop_first', gmm_dtype='float64'),
     'released-code': Protocol('released-code', sigma=0.5, n_components=12, threshold='order_statistic', resize='tensor',
-                              crop='integer', manip_order='manipulate_first', gmm_dtype='float32', border='stretch', gmm_settings='fixed'),
+                              crop='integer', manip_order='manipulate_first', gmm_dtype='float32', border='stretch', gmm_settings='fixed',
+                              threshold_rule='in-sample', detector_crop='none', detector_jpeg=None, exact=True),
 }
 DEFAULT_PROTOCOL = 'paper'
 
@@ -46,3 +63,10 @@ def get_protocol(protocol:str|Protocol|None=None, # a protocol name, a `Protocol
     key = str(protocol).strip().lower().replace('_', '-')
     if key not in PROTOCOLS: raise AigfdError(f"unknown protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
     return PROTOCOLS[key]
+
+def deviation_text(name:str, # protocol name
+                   dev:dict, # `Protocol.deviations` output (e.g. a detector's `info['deviations']`)
+                  ) -> str:
+    "One line naming the settings that deviate from protocol `name`, or '' when none do."
+    if not dev: return ''
+    return f"deviates from protocol {name}: " + '; '.join(f"{k} {d['used']!r} (protocol: {d['protocol']!r})" for k, d in dev.items())
