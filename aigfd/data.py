@@ -254,7 +254,7 @@ class ManipDataset:
         fn = getattr(self.manip_fn, 'func', self.manip_fn)
         key = repr((str(file), st.st_size, st.st_mtime_ns, box, None if lms is None else lms.tobytes().hex(), self.manip_size,
                     self.seed, v, k, getattr(fn, '__module__', ''), getattr(fn, '__qualname__', ''))
-                   + ((self.crop_rounding, self.manip_order) if (self.crop_rounding, self.manip_order) != ('float', 'crop_first') else ()))
+                   + ((self.crop_rounding, self.manip_order, 'chain-2') if (self.crop_rounding, self.manip_order) != ('float', 'crop_first') else ()))  # chain-2: the released crop and one coordinate frame (issue 26)
         return Path(self.cache_root or cache_dir('negatives'))/f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.png"
 
     def _make(self, i, k, rng):
