@@ -76,9 +76,9 @@ def _beyond(d, col):
     return d[d[f'{col}_lo'] > 0].step.tolist(), d[d[f'{col}_hi'] < 0].step.tolist(), len(d)
 
 def corpus_findings(results, # folder of run folders
-                    base:str='r18_64px_30min', # minibench only, no jitter
+                    base:str='c30_minibench', # minibench only, no jitter (one thread, as the corpus runs)
                     corpus:str='c30_both', # minibench + corpus, no jitter
-                    others:list=('c30_minibench', 'c30_minibench_jitter', 'c30_both_jitter', 'c30_both_pairs'), # more runs to report (e.g. jitter, a longer schedule)
+                    others:list=('c30_both_seed43', 'c30_both_seed44', 'c30_both_jitter', 'r18_64px_30min'), # more runs to report (other seeds, jitter, the earlier 2-thread run)
                    ) -> str:
     "Plain sentences from the result files: memorisation with and without the corpus, the targets, detection against the baselines."
     runs = read_study(results); have = [n for n in (base, corpus, *others) if n in runs]
@@ -109,7 +109,7 @@ def corpus_findings(results, # folder of run folders
     return '\n\n'.join(s)
 
 # %% ../nbs/07c_corpus_study.ipynb #6199cdcd
-def corpus_lead(results, base:str='r18_64px_30min', corpus:str='c30_both', detect:list=('c30_both', 'c30_both_jitter', 'c30_both_pairs', 'c30_minibench')) -> str:
+def corpus_lead(results, base:str='c30_minibench', corpus:str='c30_both', detect:list=('c30_both',)) -> str:
     "One sentence from the result files: memorisation with and without the corpus, the targets, and detection against both baselines."
     runs = read_study(results)
     fb, fc = run_facts(runs[base]['curve']), run_facts(runs[corpus]['curve'])
@@ -156,4 +156,4 @@ def publish_corpus(results, names:list, **kw) -> Path:
     return results/'corpus.md'
 
 # %% ../nbs/07c_corpus_study.ipynb #cd23123d
-CORPUS_RUNS = ['r18_64px_30min', 'c30_minibench', 'c30_minibench_jitter', 'c30_both', 'c30_both_jitter', 'c30_both_pairs']  # the order of the tables
+CORPUS_RUNS = ['r18_64px_30min', 'c30_minibench', 'c30_both', 'c30_both_seed43', 'c30_both_seed44', 'c30_both_jitter']  # the order of the tables
