@@ -21,7 +21,7 @@ from .gmm import fit_gmm, threshold_at, GMMError, _check_features
 
 # %% auto #0
 __all__ = ['THRESHOLD_RULES', 'GMM_SETTINGS', 'SELECT_GRID', 'fpr_interval', 'crossfit_loglik', 'calibrate_threshold',
-           'fit_calibrated', 'select_gmm']
+           'copy_groups', 'fold_splits', 'fit_calibrated', 'select_gmm']
 
 # %% ../nbs/08c_calibrate.ipynb #1d25a53e
 THRESHOLD_RULES = ('heldout', 'split', 'in-sample')
@@ -44,13 +44,14 @@ def _small_blas(X):
 def crossfit_loglik(X, # fitting features [n, dim]
                     folds:int=5, # K of K-fold cross-fitting
                     seed:int=0, # seed of the fold assignment
+                    groups=None, # group label per face: copies of one image are held out together (None: identical rows form a group; see `fold_splits`)
                     **gmm_kw, # `fit_gmm` arguments (n_components, covariance_type, reg_covar, pca_dim, ...)
                    ) -> np.ndarray:
-    "Log-likelihood [n] of every face under a GMM fitted on the other folds (never on the face itself)."
+    "Log-likelihood [n] of every face under a GMM fitted on the other folds (never on the face itself, nor on a copy of it)."
     X = _check_features(X, 'fitting features'); n = len(X)
     if not 2 <= folds <= n: raise AigfdError(f"folds={folds}: need 2 <= folds <= {n} (the number of fitting faces)")
     out = np.empty(n)
-    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(X):
+    for tr, te in fold_splits(X, folds, seed, groups):
         with warnings.catch_warnings(), _small_blas(X):
             warnings.simplefilter('ignore')  # the fit on all faces gives the warnings
             out[te] = fit_gmm(X[tr], **gmm_kw).score(X[te])
@@ -61,6 +62,7 @@ def calibrate_threshold(X, # fitting features [n, dim]
                         fpr:float=0.05, # false-alarm rate to aim for on photographic faces
                         rule:str='heldout', # 'heldout' (K-fold cross-fitting), 'split' (calibration faces) or 'in-sample' (paper, released code)
                         folds:int=5, seed:int=0, # cross-fitting
+                        groups=None, # copies held out together (see `fold_splits`)
                         level:float=0.95, # coverage of the interval
                         method:str='percentile', # 'percentile' or 'order_statistic' (released code), see `threshold_at`
                         **gmm_kw, # the `fit_gmm` arguments `gmm` was fitted with
@@ -71,11 +73,35 @@ def calibrate_threshold(X, # fitting features [n, dim]
     if rule == 'in-sample':
         ll = gmm.score(X)
         return threshold_at(ll, fpr, method), ll, dict(rule='in-sample', fpr=fpr, n=len(ll), expected_fpr=None, ci=None)
-    ll = crossfit_loglik(X, folds, seed, **gmm_kw) if rule == 'heldout' else gmm.score(X)
+    ll = crossfit_loglik(X, folds, seed, groups, **gmm_kw) if rule == 'heldout' else gmm.score(X)
     thr = threshold_at(ll, fpr, method); k = int((ll < thr).sum())
     how = f'{folds}-fold cross-fitting' if rule == 'heldout' else 'calibration split'
     return thr, ll, dict(rule=rule, fpr=fpr, n=len(ll), folds=folds, k=k, expected_fpr=k/len(ll),
                          ci=list(fpr_interval(k, len(ll), level)), level=level, method=f'{how}; Clopper-Pearson interval')
+
+# %% ../nbs/08c_calibrate.ipynb #2ad89810
+def copy_groups(X, # features [n, dim]
+                groups=None, # a label per row (None: identical rows share a label)
+               ) -> np.ndarray:
+    "Group index 0..G-1 per row: rows with the same label (or, by default, identical rows) share one."
+    X = np.asarray(X); n = len(X)
+    if groups is not None and len(groups) != n: raise AigfdError(f"{len(groups)} group labels for {n} rows")
+    key = X.reshape(n, -1) if groups is None else np.asarray(groups)
+    return np.unique(key, axis=0 if groups is None else None, return_inverse=True)[1].ravel() if n else np.zeros(0, int)
+
+def fold_splits(X, # features [n, dim]
+                folds:int=5, seed:int=0, # K and the seed of the assignment
+                groups=None, # a label per row: rows with one label (copies of one image) are held out together; None: identical rows
+               ) -> list[tuple[np.ndarray, np.ndarray]]:
+    "(fitting rows, held-out rows) of K-fold cross-fitting: sklearn's shuffled `KFold` when no two rows are copies, else whole groups per fold (largest first, into the smallest fold)."
+    g = copy_groups(X, groups); n, G = len(g), int(g.max()) + 1 if len(g) else 0
+    if G == n: return list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros((n, 1))))
+    if G < folds: raise AigfdError(f"{G} distinct faces (after grouping {n} rows by copies) for {folds} folds: need at least {folds}")
+    size = np.bincount(g); order = np.random.default_rng(seed).permutation(G)
+    order = order[np.argsort(-size[order], kind='stable')]
+    fold, load = np.empty(G, int), np.zeros(folds, int)
+    for j in order: fold[j] = f = int(np.argmin(load)); load[f] += size[j]
+    return [(np.flatnonzero(fold[g] != f), np.flatnonzero(fold[g] == f)) for f in range(folds)]
 
 # %% ../nbs/08c_calibrate.ipynb #050b75f2
 GMM_SETTINGS = ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')
@@ -84,6 +110,7 @@ def fit_calibrated(X, # fitting features [n, dim]
                    fpr:float=0.05, # false-alarm rate to aim for
                    threshold:str='heldout', # 'heldout', 'split' or 'in-sample'
                    folds:int=5, seed:int=0, # cross-fitting and selection
+                   groups=None, # a label per face: copies of one image stay in one fold (None: identical rows; see `fold_splits`)
                    progress:bool=False, # progress bar of the selection
                    method:str='percentile', # threshold: 'percentile' or 'order_statistic' (released code)
                    **gmm_kw, # `fit_gmm` arguments; n_components, covariance_type, reg_covar, pca_dim may be 'auto' or a list
@@ -94,15 +121,16 @@ def fit_calibrated(X, # fitting features [n, dim]
     sel = None
     if search:
         grid = {'covariance_type': 'full', 'reg_covar': 1e-6, 'pca_dim': None, **{k: gkw.pop(k) for k in GMM_SETTINGS if k in gkw}}
-        sel = select_gmm(X, **grid, folds=folds, seed=seed, progress=progress, **{k: v for k, v in gkw.items() if k in ('random_state', 'max_iter')})
+        sel = select_gmm(X, **grid, folds=folds, seed=seed, groups=groups, progress=progress, **{k: v for k, v in gkw.items() if k in ('random_state', 'max_iter')})
         gkw.update(sel.attrs['best'])
     if threshold == 'split':  # 1/folds of the faces calibrate a GMM fitted on the others
-        i = np.random.default_rng(seed).permutation(len(X)); m = max(1, len(X)//folds)
-        gmm = fit_gmm(X[i[m:]], **gkw)
-        thr, ll, cal = calibrate_threshold(X[i[:m]], gmm, fpr, 'split', folds, seed, method=method, **gkw)
+        i = np.random.default_rng(seed).permutation(len(X)); m = max(1, len(X)//folds); g = copy_groups(X, groups)
+        tr, te = (i[m:], i[:m]) if len(g) == 0 or g.max() + 1 == len(X) else fold_splits(X, folds, seed, g)[0]  # copies on one side
+        gmm = fit_gmm(X[tr], **gkw)
+        thr, ll, cal = calibrate_threshold(X[te], gmm, fpr, 'split', folds, seed, method=method, **gkw)
     else:
         gmm = fit_gmm(X, **gkw)
-        thr, ll, cal = calibrate_threshold(X, gmm, fpr, threshold, folds, seed, method=method, **gkw)
+        thr, ll, cal = calibrate_threshold(X, gmm, fpr, threshold, folds, seed, groups, method=method, **gkw)
     cal['gmm'] = {k: gkw.get(k, v) for k, v in dict(n_components=8, covariance_type='full', reg_covar=1e-6, pca_dim=None).items()}
     if sel is not None:
         top = sel.head(10).astype(object)
@@ -132,19 +160,20 @@ def _project(Xtr, Xte, p, random_state):
 def select_gmm(X, # fitting features [n, dim] of photographic faces
                n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto', # a value, a list, or 'auto' (`SELECT_GRID`)
                folds:int=5, seed:int=0, # cross-validation
+               groups=None, # copies held out together (see `fold_splits`)
                random_state:int=2024, max_iter:int=100, # `fit_gmm`
                progress:bool=True, # progress bar
               ) -> pd.DataFrame:
     "Every setting with its mean held-out log-likelihood per face (`heldout_ll`, its standard error `se`), best first; `.attrs['best']` holds the `fit_gmm` arguments of the best."
     X = _check_features(X, 'fitting features'); n, d = X.shape
     if not 2 <= folds <= n: raise AigfdError(f"folds={folds}: need 2 <= folds <= {n} (the number of fitting faces)")
-    ntr = n - -(-n//folds)  # the smallest training fold
+    splits = fold_splits(X, folds, seed, groups)
+    ntr = min(len(tr) for tr, _ in splits)  # the smallest training fold
     ps = [p for p in _grid(pca_dim, 'pca_dim', d) if p is None or p < min(d, ntr)]
     ks = [k for k in _grid(n_components, 'n_components') if k <= ntr]
     if not ps or not ks: raise AigfdError(f"{n} fitting faces ({ntr} per training fold) are too few for pca_dim={pca_dim} and n_components={n_components}")
     cands = list(product(ps, ks, _grid(covariance_type, 'covariance_type'), _grid(reg_covar, 'reg_covar')))
     ll = np.full((len(cands), n), -np.inf)
-    splits = list(KFold(folds, shuffle=True, random_state=seed).split(X))
     todo = [(p, f) for p in ps for f in range(folds)]
     for p, f in (track(todo, 'model selection', leave=False) if progress else todo):
         tr, te = splits[f]; Ztr, Zte, extra = _project(X[tr], X[te], p, random_state)

@@ -27,11 +27,11 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
                 engine:str='auto', # 'auto' (ONNX Runtime, no torch import, where the detector allows), 'onnx' or 'torch'
                ):
     "Score face images: status, log-likelihood, percentile among photographic faces and verdict."
-    from aigfd.core import check_number, check_out_path, AigfdError
+    from aigfd.core import check_number, check_out_path, AigfdError, atomic_write
     import pandas as pd
     from aigfd.runtime import score_images, read_detector_file, ENGINES
     check_number(bs, '--bs', 1, integer=True); check_number(min_face, '--min-face', 0, integer=True)
-    check_out_path(csv, '--csv'); check_out_path(json, '--json')
+    check_out_path(csv, '--csv'); check_out_path(json, '--json'); _distinct_outputs(paths, csv=csv, json=json)
     if engine not in ENGINES: raise AigfdError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     lm = 'auto'
     if read_detector_file(detector, backbone=False)[2].crop == 'face':  # refuses a bad detector file before any image is read
@@ -41,9 +41,18 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
     print(f"verdicts: {df.attrs['threshold']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
         print(df.to_string(index=False, float_format=lambda v: f'{v:.2f}'))
-    if csv: df.to_csv(csv, index=False)
-    if json: df.to_json(json, orient='records', indent=1)
+    if csv: atomic_write(csv, lambda t: df.to_csv(t, index=False))  # all or nothing: a full disk is one line naming the file
+    if json: atomic_write(json, lambda t: df.to_json(t, orient='records', indent=1))
     return df
+
+def _distinct_outputs(inputs, **outs):
+    "Refuse output files that are the same file as each other or as a named input (one would overwrite the other)."
+    from aigfd.core import AigfdError
+    seen = {Path(p).resolve(): 'an input' for p in inputs}
+    for opt, p in outs.items():
+        if p is None: continue
+        if (r := Path(p).resolve()) in seen: raise AigfdError(f"--{opt} {p}: the same file as {seen[r]}; name another file")
+        seen[r] = f'--{opt}'
 
 # %% ../nbs/12_cli.ipynb #5bb46794
 @call_parse
@@ -60,6 +69,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
               border:str=None, # face square past the image border: 'pad' or 'stretch' (released code); default: the protocol's
               threads:int=None, # compute threads of torch and BLAS (default: as they are); recorded in the detector
               protocol:str=None, # 'paper' or 'released-code' (default: the one the model was trained under); sets every option left unset, and under released-code an option that contradicts it is recorded as a deviation
+              dedup:str='exact', # copies among the faces: 'exact' (same pixels) dropped, 'near' near copies too, 'none' kept; copies kept share a cross-fitting fold
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
     from aigfd.gmm import fit_detector
@@ -69,17 +79,20 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
     if jpeg_quality is not None: check_number(jpeg_quality, '--jpeg-quality', 0, 100, integer=True)
     check_out_path(out, '--out')
     if crop is not None and crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
+    if dedup not in ('exact', 'near', 'none'): raise AigfdError(f"--dedup {dedup!r}: choose exact, near or none")
+    _distinct_outputs(real, out=out)
     from aigfd.repro import threads as _threads, environment
     with _threads(threads):
         det = fit_detector(real, model, None, _int_or_auto(n_components, 'n-components'), fpr, crop, 'auto' if jpeg_quality is None else jpeg_quality or None,
                            covariance_type=covariance, pca_dim=None if pca_dim.lower() == 'none' else _int_or_auto(pca_dim, 'pca-dim'),
-                           threshold=threshold, border=border, protocol=protocol)
+                           threshold=threshold, border=border, protocol=protocol, dedup=dedup)
         det.info.update(environment=environment())
     det.save(out)
     from aigfd.runtime import export_after_save
     if why := export_after_save(out): print(f"note: {why}")
-    g = det.calibration.get('gmm', {})
-    print(f"protocol {det.info['protocol']}: fitted a {det.gmm.n_components}-component {g.get('covariance_type', 'full')}-covariance GMM (pca_dim {g.get('pca_dim')}) on {det.n_fit} faces; saved {out}")
+    g, dropped = det.calibration.get('gmm', {}), f" ({len(det.info['copies'])} copies dropped)" if det.info.get('copies') else ''
+
+    print(f"protocol {det.info['protocol']}: fitted a {det.gmm.n_components}-component {g.get('covariance_type', 'full')}-covariance GMM (pca_dim {g.get('pca_dim')}) on {det.n_fit} faces{dropped}; saved {out}")
     print(det.describe_threshold())
     if dev := deviation_text(det.info['protocol'], det.info.get('deviations')): print(dev)
     return det
@@ -104,7 +117,7 @@ def aigfd_evaluate(detector:str, # detector file
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER), each with a 95 % bootstrap interval."
     from aigfd.evaluate import evaluate_detector, table_i, save_table, to_markdown
     from aigfd.gmm import Detector
-    from aigfd.core import check_number, check_out_path
+    from aigfd.core import check_number, check_out_path, atomic_write
     check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
     from aigfd.repro import threads as _threads, environment, evaluation_report
     with _threads(threads):
@@ -121,12 +134,12 @@ def aigfd_evaluate(detector:str, # detector file
     print('\nimages per generator (no face: left out of the evaluation)\n' + to_markdown(res.attrs['faces']))
     if out:
         o = Path(out); o.mkdir(parents=True, exist_ok=True)
-        save_table(table_i({'aigfd': res}), o/'table_i'); res.to_csv(o/'metrics.csv'); sc.to_csv(o/'scores.csv', index=False)
-        sm.round(4).to_csv(o/'metrics_ci.csv', index=False)
+        save_table(table_i({'aigfd': res}), o/'table_i'); atomic_write(o/'metrics.csv', res.to_csv)  # every file all or nothing
+        atomic_write(o/'scores.csv', lambda t: sc.to_csv(t, index=False)); atomic_write(o/'metrics_ci.csv', lambda t: sm.round(4).to_csv(t, index=False))
         settings = dict(detector=str(detector), real=str(real), fakes=str(fakes), cap=cap, seed=seed, n_boot=n_boot, threads=threads)
-        (o/'config.json').write_text(json.dumps({**settings, 'environment': env}, indent=1))
-        (o/'report.md').write_text(f"# aigfd evaluation\n\nSettings: `{json.dumps(settings)}`\n\n{md}\n")
-        res.attrs['faces'].to_csv(o/'faces.csv')
+        atomic_write(o/'config.json', lambda t: t.write_text(json.dumps({**settings, 'environment': env}, indent=1)))
+        atomic_write(o/'report.md', lambda t: t.write_text(f"# aigfd evaluation\n\nSettings: `{json.dumps(settings)}`\n\n{md}\n"))
+        atomic_write(o/'faces.csv', res.attrs['faces'].to_csv)
     return res
 
 @call_parse
@@ -171,12 +184,12 @@ def aigfd_exif(paths:Annotated[str, {'nargs': '+'}], # images, folders or metada
                apex:bool=False, # derive a missing aperture / exposure time from APEX ApertureValue / ShutterSpeedValue (marked in `fallback`)
               ):
     "Table of ISO, aperture, exposure time and focal length, with a status per file."
-    from aigfd.core import check_out_path
+    from aigfd.core import check_out_path, atomic_write
     from aigfd.exif import exif_table
-    check_out_path(csv, '--csv')
+    check_out_path(csv, '--csv'); _distinct_outputs(paths, csv=csv)
     df = exif_table(*paths, apex=apex)
     print(df.to_string(index=False))
-    if csv: df.to_csv(csv, index=False)
+    if csv: atomic_write(csv, lambda t: df.to_csv(t, index=False))
     return df
 
 # %% ../nbs/12_cli.ipynb #16a0d5c2
@@ -230,10 +243,12 @@ def _usage(cmds):
     return 'usage: aigfd SUBCOMMAND [options]   (aigfd SUBCOMMAND --help for its options)\n\n' + \
            '\n'.join(f'  {k:<11}{_summary(f)}' for k, f in cmds.items())
 
+_IO_ERRNOS = {2, 13, 27, 28, 30, 122}  # ENOENT, EACCES, EFBIG, ENOSPC, EROFS, EDQUOT: a file or disk problem, not a bug
+
 def _input_error(e) -> bool:
-    "Is `e` an error about the user's input (ends the command with a one-line message) rather than a bug?"
+    "Is `e` an error about the user's input or disk (ends the command with a one-line message) rather than a bug?"
     core = sys.modules.get('aigfd.core')  # an AigfdError can only exist once aigfd.core is imported
-    return isinstance(e, FileNotFoundError) or (core is not None and isinstance(e, core.AigfdError))
+    return isinstance(e, FileNotFoundError) or (core is not None and isinstance(e, core.AigfdError)) or (isinstance(e, OSError) and e.errno in _IO_ERRNOS)
 
 def main(argv:list|None=None) -> int:
     "Entry point of the `aigfd` console script."
@@ -254,6 +269,7 @@ def main(argv:list|None=None) -> int:
     except KeyboardInterrupt: print(f"aigfd {name}: interrupted (re-run to resume where supported)", file=sys.stderr); return 130
     except Exception as e:
         if not _input_error(e): raise
-        print(f"aigfd {name}: error: {e}", file=sys.stderr); return 2
+        msg = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.filename and e.strerror else e  # names the file
+        print(f"aigfd {name}: error: {msg}", file=sys.stderr); return 2
     finally: sys.argv = old
     return 0

@@ -6,19 +6,21 @@ Docs: https://aigfd.github.io/aigfd/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #46e96d81
 from __future__ import annotations
-import io, os, sys, time, warnings, hashlib, importlib
+import io, os, sys, time, errno, shutil, warnings, hashlib, importlib, importlib.util, itertools
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'MAX_PIXELS', 'AigfdError',
-           'DataNotFoundError', 'user_data_path', 'user_minibench_dir', 'find_data', 'minibench_path', 'read_manifest',
-           'pretext_path', 'read_pretext_manifest', 'cache_dir', 'ImageReadError', 'load_image', 'file_sha256',
-           'check_files', 'pretext_registry', 'check_pretext', 'require_pretext', 'interactive', 'track', 'as_paths',
-           'image_files', 'SkippedFilesWarning', 'pillow_exts', 'skip_reason', 'scan_images', 'warn_skipped',
-           'no_images_error', 'check_out_path', 'check_number']
+__all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'UNDECODABLE', 'MAX_PIXELS',
+           'SYSTEM_FOLDERS', 'AigfdError', 'DataNotFoundError', 'user_data_path', 'user_minibench_dir', 'find_data',
+           'minibench_path', 'read_manifest', 'pretext_path', 'read_pretext_manifest', 'cache_dir', 'CacheWarning',
+           'bad_cache_entry', 'cache_unwritable', 'sniff_format', 'undecodable_reason', 'register_plugins',
+           'ImageReadError', 'load_image', 'file_sha256', 'check_files', 'pretext_registry', 'check_pretext',
+           'require_pretext', 'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning', 'pillow_exts',
+           'skip_reason', 'folder_skip_reason', 'scan_images', 'warn_skipped', 'sub_folders', 'no_images_error',
+           'check_out_path', 'WriteError', 'atomic_write', 'output_stems', 'check_number']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -120,6 +122,83 @@ def cache_dir(sub:str='', # sub-folder to create inside the cache
     if create: p.mkdir(parents=True, exist_ok=True)
     return p
 
+# %% ../nbs/00_core.ipynb #620357e2
+class CacheWarning(UserWarning):
+    "A cache entry could not be read or written; it is rebuilt (or bypassed), never trusted"
+
+_BAD_CACHE = set()  # cache folders already reported unwritable in this process
+
+def bad_cache_entry(path:str|os.PathLike, # the cache entry that failed to load
+                    err:Exception, # why
+                    what:str='cache entry', # what it holds, for the message
+                   ) -> None:
+    "Remove a cache entry that failed to load and warn, naming it; the caller rebuilds it (returns None, the value of a missing entry)."
+    p = Path(path)
+    try: p.unlink(missing_ok=True)
+    except OSError: pass
+    warnings.warn(f"{what} {p} could not be read ({type(err).__name__}: {str(err)[:120]}): removed, it is rebuilt", CacheWarning, stacklevel=3)
+
+def cache_unwritable(folder:str|os.PathLike, # the cache folder
+                     err:OSError, # why a write failed (full disk, read-only...)
+                    ) -> bool:
+    "Warn once per folder that a cache cannot be written (results stay the same, only slower); returns False, for a caller's `write` flag."
+    if str(folder) not in _BAD_CACHE:
+        _BAD_CACHE.add(str(folder))
+        warnings.warn(f"cache {folder} cannot be written ({getattr(err, 'strerror', None) or err}): results are computed but not cached (same results, slower)", CacheWarning, stacklevel=3)
+    return False
+
+# %% ../nbs/00_core.ipynb #8247fbc5
+_RAW = "a raw converter (rawpy, darktable, the camera maker's software): export JPEG or TIFF first"
+UNDECODABLE = {  # formats recognised by their signature -> what would read them
+    'HEIC/HEIF': 'install pillow-heif (pip install pillow-heif), which aigfd registers when present',
+    'AVIF': 'a Pillow built with AVIF (the wheels of Pillow >= 11.3)',
+    'JPEG XL': 'install pillow-jxl-plugin (pip install pillow-jxl-plugin), which aigfd registers when present',
+    'JPEG 2000': 'a Pillow built with OpenJPEG', 'OpenEXR': 'convert it to 16-bit TIFF or PNG first',
+    'Canon CR3 raw': _RAW, 'Canon CR2 raw': _RAW, 'Fujifilm RAF raw': _RAW, 'Olympus ORF raw': _RAW, 'Panasonic RW2 raw': _RAW,
+    'MP4/QuickTime video': 'a video tool (e.g. ffmpeg): extract frames as images first',
+    'PDF document': 'export its pages as JPEG or PNG first', 'SVG drawing': 'render it to PNG first (e.g. with cairosvg)'}
+_FTYP = {**dict.fromkeys([b'heic', b'heix', b'hevc', b'hevx', b'heim', b'heis', b'hevm', b'hevs', b'mif1', b'msf1', b'mif2'], 'HEIC/HEIF'),
+         **dict.fromkeys([b'avif', b'avis'], 'AVIF'), b'crx ': 'Canon CR3 raw',
+         **dict.fromkeys([b'isom', b'iso2', b'iso4', b'iso5', b'iso6', b'mp41', b'mp42', b'qt  ', b'M4V ', b'3gp4', b'3gp5', b'3g2a', b'avc1', b'dash'], 'MP4/QuickTime video')}
+_MAGIC = ((b'\xff\x0a', 'JPEG XL'), (b'\0\0\0\x0cJXL \r\n\x87\n', 'JPEG XL'), (b'\0\0\0\x0cjP  \r\n\x87\n', 'JPEG 2000'), (b'\xff\x4f\xff\x51', 'JPEG 2000'),
+          (b'FUJIFILMCCD-RAW', 'Fujifilm RAF raw'), (b'IIRO', 'Olympus ORF raw'), (b'IIRS', 'Olympus ORF raw'), (b'MMOR', 'Olympus ORF raw'),
+          (b'IIU\0', 'Panasonic RW2 raw'), (b'%PDF', 'PDF document'), (b'v/1\x01', 'OpenEXR'))
+
+def sniff_format(head:bytes, # the first bytes of a file (512 are plenty)
+                ) -> str|None:
+    "The format (a key of `UNDECODABLE`) that a file's first bytes show, or None."
+    if head[4:8] == b'ftyp':  # ISO-BMFF: the major brand, then the compatible ones; an AVIF brand anywhere makes it AVIF
+        n = int.from_bytes(head[:4], 'big')
+        names = [_FTYP[b] for b in [head[8:12]] + [head[i:i+4] for i in range(16, min(n, len(head)) - 3, 4)] if b in _FTYP]
+        return 'AVIF' if 'AVIF' in names else names[0] if names else None
+    if head[:4] == b'II*\0' and head[8:10] == b'CR': return 'Canon CR2 raw'
+    if head.lstrip()[:4] == b'<svg' or (head.lstrip()[:5] == b'<?xml' and b'<svg' in head): return 'SVG drawing'
+    return next((name for m, name in _MAGIC if head.startswith(m)), None)
+
+def undecodable_reason(path:str|os.PathLike, # a file Pillow could not identify
+                      ) -> str|None:
+    "'<format> file, which the installed Pillow cannot decode: <what would>' when the file's signature shows a format of `UNDECODABLE`, else None."
+    try:
+        with open(path, 'rb') as f: fmt = sniff_format(f.read(512))
+    except OSError: return None
+    return None if fmt is None else f"{fmt} file, which the installed Pillow cannot decode: {UNDECODABLE[fmt]}"
+
+_PLUGINS = None  # names of the plug-ins registered, once per process
+
+def register_plugins() -> tuple:
+    "Register the optional Pillow plug-ins that are installed (pillow-heif: HEIC/HEIF; pillow-jxl-plugin: JPEG XL), once; their names."
+    global _PLUGINS
+    if _PLUGINS is None:
+        _PLUGINS = []
+        for name, mod, fn in (('pillow-heif', 'pillow_heif', 'register_heif_opener'), ('pillow-jxl-plugin', 'pillow_jxl', None)):
+            try:
+                if importlib.util.find_spec(mod) is None: continue
+                m = importlib.import_module(mod)
+                if fn: getattr(m, fn)()
+                _PLUGINS.append(name)
+            except Exception as e: warnings.warn(f"the Pillow plug-in {name} is installed but could not be registered ({type(e).__name__}: {e})", stacklevel=2)
+    return tuple(_PLUGINS)
+
 # %% ../nbs/00_core.ipynb #d662f778
 class ImageReadError(AigfdError, ValueError):
     "An image file could not be read; the message names the file and the reason"
@@ -152,7 +231,7 @@ def load_image(path:str|os.PathLike, # image file
                max_pixels:int=MAX_PIXELS, # refuse images with more pixels than this
               ) -> Image.Image:
     "Read `path` as an 8-bit RGB PIL image, or raise `ImageReadError` saying why not."
-    p = Path(path)
+    p = Path(path); register_plugins()
     if not p.exists(): raise ImageReadError(f"{p}: file not found")
     if p.is_dir(): raise ImageReadError(f"{p}: is a folder, not an image")
     if p.stat().st_size == 0: raise ImageReadError(f"{p}: empty file (0 bytes)")
@@ -165,7 +244,7 @@ def load_image(path:str|os.PathLike, # image file
             try: im.load()
             except BaseException: im.close(); raise
     except ImageReadError: raise
-    except UnidentifiedImageError: raise ImageReadError(f"{p}: not a readable image file") from None
+    except UnidentifiedImageError: raise ImageReadError(f"{p}: {undecodable_reason(p) or 'not a readable image file'}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e: raise ImageReadError(f"{p}: refused as a decompression bomb ({e})") from None
     except (OSError, SyntaxError, ValueError) as e: raise ImageReadError(f"{p}: corrupt or truncated image ({e})") from None
     if exif_transpose:
@@ -273,11 +352,14 @@ def image_files(*paths:str|os.PathLike, # files and/or folders
 
 # %% ../nbs/00_core.ipynb #412b867d
 class SkippedFilesWarning(UserWarning):
-    "Files in a scanned folder were skipped as not images (the message says which and why)"
+    "Files or folders in a scanned folder were skipped (the message says which and why)"
+
+SYSTEM_FOLDERS = ('@eaDir', '@__thumb', '.@__thumb', '__MACOSX', '$RECYCLE.BIN', 'RECYCLER', 'System Volume Information', '#recycle', '#snapshot',
+                  '@Recycle', '@Recently-Snapshot', 'lost+found', 'Thumbs')  # thumbnails and bins of NAS boxes, macOS archives and Windows; hidden (.x) folders too
 
 def pillow_exts() -> tuple:
-    "Extensions (lower case, with the dot) of every format the installed Pillow can open."
-    Image.init()
+    "Extensions (lower case, with the dot) of every format the installed Pillow (with `register_plugins`) can open."
+    register_plugins(); Image.init()
     return tuple(sorted(e for e, f in Image.registered_extensions().items() if f in Image.OPEN))
 
 def skip_reason(f:str|os.PathLike, # a file found in a folder scan
@@ -291,19 +373,47 @@ def skip_reason(f:str|os.PathLike, # a file found in a folder scan
     if exts is not None: return f"extension {f.suffix or '(none)'!r} not in {exts}"
     try:
         with Image.open(f): return None  # content Pillow recognises, whatever the name
-    except Exception: return f"not an image (extension {f.suffix or '(none)'!r} unknown to Pillow, content not recognised)"
+    except Exception: return undecodable_reason(f) or f"not an image (extension {f.suffix or '(none)'!r} unknown to Pillow, content not recognised)"
+
+def folder_skip_reason(d:str|os.PathLike, # a folder met inside a scanned folder
+                      ) -> str|None:
+    "Why a folder met inside a scan is not entered ('hidden folder', 'system folder'), or None."
+    n = Path(d).name
+    return 'hidden folder' if n.startswith('.') else 'system folder' if n in SYSTEM_FOLDERS else None
+
+def _n_files(d) -> int:
+    return sum(len(fs) for _, _, fs in os.walk(d))
+
+def _walk(top:Path, skipped:list) -> list[Path]:
+    "Files under `top`, following linked folders once per real folder; hidden, system and repeated folders go to `skipped`."
+    def key(d): s = d.stat(); return s.st_dev, s.st_ino
+    seen, files, todo = {key(top): top}, [], [top]
+    while todo:
+        d = todo.pop()
+        try: entries = sorted(d.iterdir())
+        except OSError as e: skipped.append((d, f'folder not readable ({e.strerror or e})')); continue
+        for e in entries:
+            if not e.is_dir(): files.append(e); continue  # `is_dir` follows links; a broken or looping link is a file here
+            why = folder_skip_reason(e)
+            if why: skipped.append((e, f'{why} ({_n_files(e)} files not scanned)')); continue
+            try: k = key(e)
+            except OSError as err: skipped.append((e, f'folder not readable ({err.strerror or err})')); continue
+            if k in seen:
+                s = seen[k]; loop = s == top or s in e.parents
+                skipped.append((e, f"link loop: points back to {s}" if loop else f"link to a folder already scanned as {s}")); continue
+            seen[k] = e; todo.append(e)
+    return files
 
 def scan_images(*paths:str|os.PathLike, # files and/or folders
                 exts:tuple|None=None, # image extensions (None: Pillow's, plus content sniffing)
                 keep_missing:bool=False, # keep missing paths (they get a status later) instead of raising
                ) -> tuple[list[Path], list[tuple[Path, str]]]:
-    "Images named in `paths` (folders expanded recursively, named files kept) and the skipped files with their reasons."
+    "Images named in `paths` (folders expanded recursively, linked folders followed once, hidden and system folders left out; named files kept) and the skipped files and folders with their reasons."
     out, skipped = [], []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            for f in sorted(p.rglob('*')):
-                if f.is_dir(): continue
+            for f in sorted(_walk(p, skipped)):
                 why = skip_reason(f, exts)
                 if why is None: out.append(f)
                 else: skipped.append((f, why))
@@ -317,7 +427,14 @@ def warn_skipped(skipped:list, # (path, reason) pairs from `scan_images`
     "One `SkippedFilesWarning` naming the skipped files and why (nothing when none)."
     if not skipped: return
     msg = '; '.join(f"{f}: {why}" for f, why in skipped[:n]) + (f'; ... ({len(skipped) - n} more)' if len(skipped) > n else '')
-    warnings.warn(f"{len(skipped)} file(s) skipped as not images: {msg}", SkippedFilesWarning, stacklevel=3)
+    warnings.warn(f"{len(skipped)} file(s) or folder(s) skipped as not images: {msg}", SkippedFilesWarning, stacklevel=3)
+
+def sub_folders(root:str|os.PathLike, # a folder of folders (e.g. one per generator)
+               ) -> list[Path]:
+    "The folders directly inside `root`, sorted, without hidden and system ones (reported in one `SkippedFilesWarning`)."
+    ds = [d for d in sorted(Path(root).iterdir()) if d.is_dir()]
+    warn_skipped([(d, f'{why} ({_n_files(d)} files not scanned)') for d in ds if (why := folder_skip_reason(d))])
+    return [d for d in ds if folder_skip_reason(d) is None]
 
 def no_images_error(paths, skipped:list=()) -> AigfdError:
     "The error for an input with no image files in it."
@@ -332,9 +449,12 @@ def check_out_path(path:str|os.PathLike|None, # where a command will write (None
     "`path` if it can be written later; else raise `AigfdError` now (missing or read-only folder, a folder where a file is wanted, ...)."
     if path is None: return None
     p = Path(path).expanduser()
+    anc = next(a for a in [p, *p.parents] if a.exists() or a == a.parent)
+    try: free = shutil.disk_usage(anc if anc.is_dir() else anc.parent).free
+    except OSError: free = None
+    if free == 0: raise AigfdError(f"{opt} {p}: no space left on the disk of {anc if anc.is_dir() else anc.parent}")
     if folder:
         if p.exists() and not p.is_dir(): raise AigfdError(f"{opt} {p}: exists and is not a folder")
-        anc = next(a for a in [p, *p.parents] if a.exists() or a == a.parent)
         if not anc.is_dir(): raise AigfdError(f"{opt} {p}: cannot be created, {anc} is not a folder")
         if not os.access(anc, os.W_OK | os.X_OK): raise AigfdError(f"{opt} {p}: cannot be created, {anc} is not writable")
         return p
@@ -342,6 +462,43 @@ def check_out_path(path:str|os.PathLike|None, # where a command will write (None
     if not p.parent.is_dir(): raise AigfdError(f"{opt} {p}: folder {p.parent} does not exist")
     if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)): raise AigfdError(f"{opt} {p}: not writable")
     return p
+
+class WriteError(AigfdError, OSError):
+    "An output could not be written (full disk, read-only or missing folder); the message names the file, and nothing half-written is left"
+
+_TMP = itertools.count()
+
+def atomic_write(path:str|os.PathLike, # the output file
+                 write, # function that writes the whole output to the path it is given (a hidden temporary file beside `path`)
+                ) -> Path:
+    "Write `path` all or nothing: `write(tmp)`, then rename `tmp` onto `path`; on failure `tmp` is removed and an `OSError` (or a writer's I/O error) becomes one `WriteError` naming `path`."
+    p = Path(path).expanduser()
+    tmp = p.with_name(f'.{p.stem}.{os.getpid()}-{next(_TMP)}.tmp{p.suffix}')  # same folder: the rename is atomic; same suffix: writers that infer the format still do
+    try: write(tmp); os.replace(tmp, p)
+    except WriteError: raise
+    except OSError as e: raise WriteError(f"{p}: cannot write it ({e.strerror or e})") from None
+    except Exception as e:  # writers in other languages (safetensors) report I/O errors as their own exceptions
+        if not any(w in str(e) for w in ('I/O error', 'os error')): raise
+        raise WriteError(f"{p}: cannot write it ({str(e)[:200]})") from None
+    finally:
+        try: tmp.unlink(missing_ok=True)
+        except OSError: pass
+    return p
+
+def output_stems(files:list, # input files
+                 root:str|os.PathLike, # the folder their output names are relative to
+                ) -> list[Path]:
+    "Relative output stems, one per input, never two alike even ignoring case: the path without its extension, the extension kept (`face_jpg`) where stems meet, a counter where even that meets."
+    rel = [Path(os.path.relpath(f, root)) for f in files]
+    stems = [r.with_suffix('') for r in rel]
+    count = pd.Series([str(s).lower() for s in stems]).value_counts()
+    stems = [r.with_name(f"{s.name}_{r.suffix[1:]}") if count[str(s).lower()] > 1 and r.suffix else s for r, s in zip(rel, stems)]
+    taken, out = set(), []
+    for s in stems:
+        t, i = s, 1
+        while str(t).lower() in taken: i += 1; t = s.with_name(f'{s.name}_{i}')
+        taken.add(str(t).lower()); out.append(t)
+    return out
 
 def check_number(v, # the option's value
                  opt:str, # its name, for the message

@@ -21,7 +21,7 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     from fastai.data.core import TfmdDL, DataLoaders
     from fastai.data.transforms import IntToFloatTensor, Normalize
 from .core import (track, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, AigfdError, DataNotFoundError,
-                        ImageReadError, load_image, read_manifest, cache_dir, image_files)
+                        ImageReadError, load_image, read_manifest, cache_dir, image_files, atomic_write, bad_cache_entry, cache_unwritable)
 from .exif import meta_rows, exif_table
 from .manipulate import make_negative
 from .landmarks import Landmarker, landmarks_for, landmark_box, face_crop_box
@@ -273,12 +273,13 @@ class ManipDataset:
         rng = np.random.default_rng([self.seed, v, i, k + 1])
         if self.memory and self.variants and (i, v, k) in self._mem: return self._item(self._mem[(i, v, k)], i, k)
         cp = self._cache_path(i, v, k) if self.variants and k >= 0 else None
-        if cp is not None and cp.exists(): a = np.asarray(Image.open(cp).convert('RGB'))
-        else:
+        try: a = np.asarray(Image.open(cp).convert('RGB')) if cp is not None and cp.exists() else None
+        except Exception as e: a = bad_cache_entry(cp, e, 'cached negative')  # damaged (truncated by a full disk...): removed, made again
+        if a is None:
             a = self._make(i, k, rng)
             if cp is not None:
-                cp.parent.mkdir(parents=True, exist_ok=True); tmp = cp.with_suffix(f'.{os.getpid()}.tmp.png')
-                Image.fromarray(a).save(tmp); os.replace(tmp, cp)
+                try: cp.parent.mkdir(parents=True, exist_ok=True); atomic_write(cp, lambda t: Image.fromarray(a).save(t))
+                except OSError as e: cache_unwritable(cp.parent, e)  # costs speed only
         if self.size != self.manip_size: a = np.asarray(Image.fromarray(a).resize((self.size, self.size), Image.BILINEAR))
         if self.memory and self.variants: self._mem[(i, v, k)] = a
         return self._item(a, i, k)
@@ -300,7 +301,8 @@ def split_items(items:pd.DataFrame, # items table with a `group` column
     groups = pd.unique(items.group.astype(str))
     known = {}
     if split_file is not None and Path(split_file).exists():
-        old = pd.read_csv(split_file, dtype=str)
+        try: old = pd.read_csv(split_file, dtype=str)
+        except (ValueError, UnicodeDecodeError) as e: raise AigfdError(f"{split_file}: not a readable split file ({type(e).__name__})") from None
         if list(old.columns) != ['group', 'split'] or not set(old.split) <= {'train', 'valid'}:
             raise AigfdError(f"{split_file}: not a split file (expected columns group,split with values train/valid)")
         known = dict(zip(old.group, old.split))
@@ -311,7 +313,7 @@ def split_items(items:pd.DataFrame, # items table with a `group` column
     known.update({g: 'valid' if r < nv else 'train' for g, r in zip(new, rank)})
     if split_file is not None:
         Path(split_file).parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(sorted(known.items()), columns=['group', 'split']).to_csv(split_file, index=False)
+        atomic_write(split_file, lambda t: pd.DataFrame(sorted(known.items()), columns=['group', 'split']).to_csv(t, index=False))
     return items.group.astype(str).map(known).eq('valid').to_numpy()
 
 # %% ../nbs/05_data.ipynb #8e244a34
@@ -372,10 +374,14 @@ def get_dls(items:pd.DataFrame|str|os.PathLike|None=None, # items table; a folde
     bad = status[status.status.str.startswith('unreadable')]
     if len(items) < min_items: raise DatasetTooSmallError(
         f"get_dls: only {len(items)} usable images (need >= {min_items}); {len(bad)} unreadable, e.g. {bad.status.head(3).tolist()}")
-    if split_file is None:
+    cached = split_file is None
+    if cached:
         key = hashlib.sha256('\n'.join(sorted(items.group.astype(str).unique())).encode()).hexdigest()[:12]
         split_file = cache_dir('splits')/f'split-{key}-seed{seed}-v{valid_pct}.csv'
-    is_valid = split_items(items, valid_pct, seed, split_file)
+    try: is_valid = split_items(items, valid_pct, seed, split_file)
+    except AigfdError as e:  # a damaged split in the cache (not one the user named) is made again
+        if not cached: raise
+        bad_cache_entry(split_file, e, 'cached split'); is_valid = split_items(items, valid_pct, seed, split_file)
     n_exif = int(items[~is_valid][list(EXIF_TAGS)].notna().any(axis=1).sum())
     if n_exif < min_exif: raise DatasetTooSmallError(
         f"get_dls: {n_exif} training images have EXIF tags (need >= {min_exif} to rank); pass min_exif=0 to train the manipulation task only")

@@ -16,11 +16,11 @@ import seaborn as sns
 from PIL import Image, ImageFilter
 from sklearn import metrics
 from sklearn.manifold import TSNE
-from .core import AigfdError, DataNotFoundError, image_files, read_manifest, track, as_paths
-from .features import Preprocess, extract_features, ok_mask, jpeg_reencode
+from .core import AigfdError, DataNotFoundError, image_files, read_manifest, track, as_paths, sub_folders, atomic_write
+from .features import Preprocess, extract_features, ok_mask, jpeg_reencode, ImageStats, make_backbone
 from .gmm import fit_gmm, threshold_at, GMMScorer, Detector
 from .protocol import get_protocol
-from .features import ImageStats, make_backbone
+from .duplicates import mark_fit_copies
 
 # %% auto #0
 __all__ = ['DIFF_CATEGORIES', 'ROBUSTNESS', 'MB_GMM', 'MB_PREPROCESSING', 'EvalDataError', 'read_list_file',
@@ -60,7 +60,7 @@ def read_generator_folders(root, # folder with one sub-folder per generator
     "Evaluation table of a folder-per-generator layout."
     root = Path(root)
     if not root.is_dir(): raise DataNotFoundError(f"{root}: no such folder")
-    rows = [(f, 'real' if d.name == real else d.name) for d in sorted(root.iterdir()) if d.is_dir() for f in image_files(d)]
+    rows = [(f, 'real' if d.name == real else d.name) for d in sub_folders(root) for f in image_files(d)]
     if not rows: raise EvalDataError(f"{root}: no images in sub-folders")
     return _table(*zip(*rows))
 
@@ -74,10 +74,10 @@ def read_diff(root, # DiFF root (containing real/ and the category folders, or s
     root = Path(root)/split if split else Path(root)
     if not root.is_dir(): raise DataNotFoundError(f"{root}: no such folder")
     rows = []
-    for d in sorted(root.iterdir()):
-        if d.is_dir() and d.name.lower() == real: rows += [(f, 'real', '') for f in image_files(d)]
-        elif d.is_dir() and d.name.lower() in DIFF_CATEGORIES:
-            rows += [(f, m.name, d.name) for m in sorted(d.iterdir()) if m.is_dir() for f in image_files(m)]
+    for d in sub_folders(root):
+        if d.name.lower() == real: rows += [(f, 'real', '') for f in image_files(d)]
+        elif d.name.lower() in DIFF_CATEGORIES:
+            rows += [(f, m.name, d.name) for m in sub_folders(d) for f in image_files(m)]
     if not rows: raise EvalDataError(f"{root}: no DiFF folders (real/, {'/, '.join(DIFF_CATEGORIES)}/ in any case) found")
     p, g, c = zip(*rows)
     return _table(p, g, category=c)
@@ -88,7 +88,7 @@ def read_diffusionface(root, # DiffusionFace root: <category>/<method>/images
     "Evaluation table of the DiffusionFace layout, with photographic faces from `real`."
     root = Path(root)
     if not root.is_dir(): raise DataNotFoundError(f"{root}: no such folder")
-    rows = [(f, m.name, c.name) for c in sorted(root.iterdir()) if c.is_dir() for m in sorted(c.iterdir()) if m.is_dir() for f in image_files(m)]
+    rows = [(f, m.name, c.name) for c in sub_folders(root) for m in sub_folders(c) for f in image_files(m)]
     if not rows: raise EvalDataError(f"{root}: no <category>/<method>/ image folders found")
     p, g, c = zip(*rows)
     df = _table(p, g, category=c)
@@ -165,9 +165,9 @@ def evaluate_detector(detector:Detector|str|Path, # a detector or its file
     fk = read_generator_folders(fakes)
     rf = image_files(*as_paths(real))
     paths = [str(p) for p in rf] + list(fk.path)
-    sc = det.score(paths, progress=progress)
+    sc = mark_fit_copies(det.score(paths, progress=progress), det.info)  # column `fit_copy`: test images that copy a fitting image, reported
     sc['generator'] = ['real']*len(rf) + list(fk.generator)
-    ok = sc.log_likelihood.notna()  # images without a face (crop='face') and unreadable files are left out, and counted
+    ok = sc.log_likelihood.notna() & sc.fit_copy.eq('')  # images without a face (crop='face'), unreadable files and copies of fitting images are left out, and counted
     res = evaluate_scores(sc[ok].rename(columns={'log_likelihood': 'll'}), det.threshold, cap, seed)
     out = with_failed(res, sc)
     out.attrs.update(protocol=fitted, faces=face_counts(sc.assign(label=np.where(sc.generator == 'real', 'real', 'fake'))))
@@ -304,7 +304,7 @@ def to_markdown(df:pd.DataFrame) -> str:
 def save_table(df:pd.DataFrame, stem) -> tuple[Path, Path]:
     "Write `df` to `stem`.md and `stem`.csv."
     stem = Path(stem); stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix('.md').write_text(to_markdown(df) + '\n'); df.to_csv(stem.with_suffix('.csv'))
+    atomic_write(stem.with_suffix('.md'), lambda t: t.write_text(to_markdown(df) + '\n')); atomic_write(stem.with_suffix('.csv'), df.to_csv)
     return stem.with_suffix('.md'), stem.with_suffix('.csv')
 
 # %% ../nbs/09_evaluate.ipynb #abed01bb

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, FixedLocator, NullFormatter
 from PIL import Image, UnidentifiedImageError
-from .core import EXIF_TAGS, AigfdError, image_files, MAX_PIXELS, track, scan_images
+from .core import EXIF_TAGS, AigfdError, image_files, MAX_PIXELS, track, scan_images, register_plugins, undecodable_reason
 
 # %% auto #0
 __all__ = ['EXIF_RANGES', 'MAX_STR_LEN', 'EXIF_IFD', 'META_EXTS', 'COLUMN_ALIASES', 'TABLE_COLS', 'EXIF_LABELS', 'F_STOPS',
@@ -176,7 +176,7 @@ def read_exif(path:str|os.PathLike, # image file
               verify:bool=True, # also decode the pixels (at reduced size) so truncated files are caught
              ) -> dict:
     "The four EXIF tags of one image file with a status; never raises on a bad file."
-    p = Path(path)
+    p = Path(path); register_plugins()
     if not p.is_file(): return _unreadable(p, 'not found' if not p.exists() else 'not a file')
     if p.stat().st_size == 0: return _unreadable(p, 'empty file (0 bytes)')
     try:
@@ -187,7 +187,7 @@ def read_exif(path:str|os.PathLike, # image file
                 im.draft(None, (max(1, im.width//8), max(1, im.height//8)))
                 im.load()
             return exif_values(exif, p, apex)
-    except UnidentifiedImageError: return _unreadable(p, 'not an image')
+    except UnidentifiedImageError: return _unreadable(p, undecodable_reason(p) or 'not an image')
     except Exception as e: return _unreadable(p, f'{type(e).__name__}: {e}'[:200])
 
 # %% ../nbs/01_exif.ipynb #6a5b9a20

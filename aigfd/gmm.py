@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file, load_file
 from .protocol import get_protocol
-from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_paths, scan_images, warn_skipped, no_images_error
+from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_paths, scan_images, warn_skipped, no_images_error, atomic_write
+from .duplicates import fit_copies, fit_keys_record, CopiesWarning
 from .model import load_model, read_config
 from fastcore.basics import patch
 from .features import Preprocess, PreprocessError, embedder, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError, _as_items
@@ -250,6 +251,7 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
          threshold:str|None=None, # 'heldout' (K-fold cross-fitting), 'split' or 'in-sample' (paper, released code); None: the protocol's (`Protocol.threshold_rule`)
          folds:int=5, # K of the held-out rule and of model selection
          protocol:str|None=None, # 'paper' (default) or 'released-code': GMM size when `n_components` is None, its precision, percentile or order statistic (`aigfd.protocol`)
+         dedup:str='exact', # copies among the fitting images: 'exact' drops those with the same pixels, 'near' near copies too, 'none' keeps all (copies kept share a cross-fitting fold)
          **kwargs, # passed to `fit_gmm` (pca_dim, reg_covar, covariance_type; each may be 'auto')
         ) -> Detector:
     "Fit a detector: features of the photographic faces, GMM (settings chosen where 'auto'), calibrated threshold at `fpr`."
@@ -258,16 +260,21 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
     threshold, pre = threshold or P.threshold_rule, pre or Preprocess(resize=P.resize, border=P.border)
     n_known = len(feats) if feats is not None else len(_as_items(real_images)[0]) if real_images is not None else None
     check_fit_settings(n_known, n_components, fpr, threshold, folds)
-    failed = []
+    failed, groups, keys, copies = [], None, None, []
     if feats is None:
-        feats, st = extract_features(real_images, model, pre, bs=bs)
-        ok = ok_mask(st); feats = feats[ok]
-        failed = st[~ok].to_dict('records')
+        items, skipped = _as_items(real_images)
+        items, groups, copies, keys = fit_copies(items, dedup, progress=True)  # before any feature is extracted: copies would sit in two cross-fitting folds
+        feats, st = extract_features(items, model, pre, bs=bs)
+        ok = ok_mask(st); feats, groups, keys = feats[ok], groups[ok], keys[ok].reset_index(drop=True)
+        failed = st[~ok].to_dict('records') + [dict(path=str(f), status=f'skipped: {why}') for f, why in skipped]
         if failed: warnings.warn(f"{len(failed)} fitting images skipped: " + '; '.join(f"{r['path']}: {r['status']}" for r in failed[:10])
                                  + (' ...' if len(failed) > 10 else ''), stacklevel=2)
-        try: check_fit_settings(len(feats), n_components, fpr, threshold, folds)
-        except AigfdError as e: raise AigfdError(f"{len(feats)} usable fitting samples of {len(st)} images (the others failed to load): {e}") from None
-    gmm, thr, ll, cal = fit_calibrated(feats, fpr, threshold, folds, progress=True, method=P.threshold, n_components=n_components, **{'dtype': P.gmm_dtype, **kwargs})
+    if dedup != 'none' and (n_same := len(feats) - len(u := np.unique(feats, axis=0, return_index=True)[1])):  # identical features (given ones, or images that become one)
+        warnings.warn(f"{n_same} of {len(feats)} fitting feature rows dropped as identical to others", CopiesWarning, stacklevel=2)
+        u = np.sort(u); feats = feats[u]; groups, keys = (None, None) if groups is None else (groups[u], keys.iloc[u])
+    try: check_fit_settings(len(feats), n_components, fpr, threshold, folds)
+    except AigfdError as e: raise AigfdError(f"{len(feats)} usable distinct fitting samples (the others failed to load or were copies): {e}") from None
+    gmm, thr, ll, cal = fit_calibrated(feats, fpr, threshold, folds, groups=groups, progress=True, method=P.threshold, n_components=n_components, **{'dtype': P.gmm_dtype, **kwargs})
     _warn_small(len(feats), gmm, cal['gmm']['covariance_type'])
     det = cls(pre, dict(backbone), model, gmm, thr, np.percentile(ll, np.linspace(0, 100, 1001)), fpr, len(feats), calibration=cal)
     det.info['protocol'] = P.name
@@ -275,6 +282,8 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
                 **{k: cal['gmm'][k] for k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')}, **(dict(border=pre.border) if pre.crop == 'face' else {}))
     if dev := P.deviations(**used): det.info['deviations'] = dev  # an exact protocol contradicted by an explicit option: honoured, and recorded
     if failed: det.info['failed'] = failed
+    if copies: det.info['copies'] = copies
+    if keys is not None: det.info['fit_keys'] = fit_keys_record(keys)  # test faces that copy these are reported (`aigfd.duplicates.mark_fit_copies`)
     return det
 
 @patch
@@ -298,7 +307,7 @@ def save(self:Detector, path, # destination (.safetensors)
     elif self.model is not None and len(self.model.state_dict()): raise AigfdError("embed_weights=False needs weights_path= (the file the weights are read from at load time)")
     cfg = dict(format=DETECTOR_FORMAT, version=DETECTOR_VERSION, preprocess=json.loads(self.pre.to_json()), backbone=self.backbone,
                feat_dim=self.gmm.dim, threshold=self.threshold, fpr=self.fpr, n_fit=self.n_fit, info=self.info, weights_ref=ref, calibration=self.calibration)
-    save_file(t, str(path), metadata={'aigfd': json.dumps(cfg)})
+    atomic_write(path, lambda tmp: save_file(t, str(tmp), metadata={'aigfd': json.dumps(cfg)}))  # never a half-written detector; a failure is one line naming the file
     return Path(path)
 
 @patch(cls_method=True)
@@ -361,6 +370,7 @@ def fit_detector(real, # folder(s) or files of photographic faces
                  threshold:str|None=None, # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (paper, released code); None: the protocol's ('heldout'; released code 'in-sample')
                  border:str|None=None, # face square past the image border: 'pad' or 'stretch' (released code); None: the protocol's
                  protocol:str|None=None, # 'paper' or 'released-code' (`aigfd.protocol`); None: the one the model was trained under
+                 dedup:str='exact', # copies among the fitting images: 'exact' (same pixels) dropped, 'near' near copies too, 'none' kept (see `aigfd.duplicates.fit_copies`)
                 ) -> Detector:
     "Fit the GMM of `Detector` on photographic faces with a trained aigfd network."
     k = 'auto' if n_components is None else n_components  # None: the protocol's, known once the model's config is read
@@ -379,7 +389,7 @@ def fit_detector(real, # folder(s) or files of photographic faces
         covariance_type, pca_dim = ('full' if covariance_type == 'auto' else covariance_type), (None if pca_dim == 'auto' else pca_dim)
     warn_skipped(skipped)
     det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
-                       n_components=n_components, fpr=fpr, threshold=threshold or P.threshold_rule, covariance_type=covariance_type, pca_dim=pca_dim, protocol=P)
+                       n_components=n_components, fpr=fpr, threshold=threshold or P.threshold_rule, covariance_type=covariance_type, pca_dim=pca_dim, protocol=P, dedup=dedup)
     det.info.update(fitted_on=[str(r) for r in as_paths(real)][:20])
     if skipped: det.info['skipped'] = [dict(path=str(f), status=f'skipped: {why}') for f, why in skipped]
     if out is not None: det.save(out)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir, file_sha256, track
+from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir, file_sha256, track, bad_cache_entry
 
 # %% auto #0
 __all__ = ['IBUG', 'CORNERS', 'FAN_FILES', 'BACKENDS', 'TEMPLATE_CORNERS', 'dlib_model_path', 'fan_weights', 'as_rgb_array',
@@ -239,6 +239,7 @@ def landmarks_for(files, # image paths
             cp = root/lm.key/f'{file_sha256(f)}.npy' if cache else None
             try: pts, hit = _cache_read(cp), True
             except (KeyError, TypeError):
+                if cp is not None and cp.exists(): bad_cache_entry(cp, ValueError('not a (68, 2) float32 landmark array'), 'landmark cache entry')  # damaged: rebuilt
                 pts = lm(load_image(f))
                 if write:
                     try: _cache_write(cp, pts)

@@ -6,8 +6,7 @@ Docs: https://aigfd.github.io/aigfd/manipulations.html.md"""
 
 # %% ../nbs/04_manipulations.ipynb #04a68f07
 from __future__ import annotations
-import io, math, os, zlib, warnings
-from functools import lru_cache
+import io, math, os, zlib, warnings; from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -15,7 +14,8 @@ import cv2
 from PIL import Image
 from typing import Annotated, NamedTuple
 from fastcore.script import call_parse
-from .core import AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track, scan_images, as_paths, no_images_error, check_out_path, check_number
+from .core import (AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track, scan_images, as_paths, no_images_error, check_out_path,
+                        check_number, atomic_write, output_stems)
 from .landmarks import Landmarker, as_rgb_array, landmarks_for, BACKENDS
 
 # %% auto #0
@@ -389,37 +389,36 @@ def generate_negatives(src, # image folder, file, or list of them
                        progress:bool=True, # show a progress bar
                        grid:tuple|int|None=None, # warp control grid (None: imgaug 0.4's random draw; (4, 4) fixed)
                       ) -> pd.DataFrame:
-    "Write the four negatives of every face in `src` plus `manifest.csv`; returns the manifest."
+    "Write the four negatives of every face in `src` (names that never collide) plus `manifest.csv`; returns the manifest. A failed write ends the writing: its rows and the later ones say `not written`."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     files, skipped = scan_images(*as_paths(src))
-    files = [f.resolve() for f in files if out.resolve() not in f.resolve().parents]
+    files = list(dict.fromkeys(f.resolve() for f in files if out.resolve() not in f.resolve().parents))
     skipped = [(f.resolve(), why) for f, why in skipped if out.resolve() not in f.resolve().parents]
     if not files: raise no_images_error(src, skipped)
     root = Path(os.path.commonpath([f.parent for f in files]))
     if landmarks is None: lmker = backend if isinstance(backend, Landmarker) else Landmarker(backend)
     else: known = {str(Path(f).resolve()): (s, p) for f, s, p in zip(landmarks.file, landmarks.status, landmarks.landmarks)}
-    rows = []
-    for f in (track(files, 'manipulations') if progress else files):
-        rel = f.relative_to(root)
-        base = dict(file=str(f), landmarks='')
+    rows, stop = [], None  # stop: the write failure (a full disk...) that ends the writing
+    for f, stem in zip(track(files, 'manipulations') if progress else files, output_stems(files, root)):  # face.jpg, face.png -> face_jpg_m0.png, face_png_m0.png
+        rel, base, n, outs = f.relative_to(root), dict(file=str(f), landmarks=''), len(rows), [out/stem.parent/f'{stem.name}_m{k}.png' for k in range(4)]
         try:
+            if stop: raise stop
             if landmarks is None: lstat, pts = landmarks_for([f], lmker, progress=False)[['status', 'landmarks']].iloc[0]
             else: lstat, pts = known.get(str(f), ('missing', None))
             base['landmarks'] = lstat
             res = manipulate_all(load_image(f), pts if lstat == 'ok' else None, np.random.default_rng([seed, zlib.crc32(str(rel).encode())]), grid=grid)
-            stem = out/rel.with_suffix(''); stem.parent.mkdir(parents=True, exist_ok=True)
+            outs[0].parent.mkdir(parents=True, exist_ok=True)
             for r in res:
-                p = stem.parent/f'{stem.name}_m{r.kind}.png'
-                im = Image.fromarray(r.image)
-                (im if im.size == (size, size) else im.resize((size, size), Image.BILINEAR)).save(p)
+                im = Image.fromarray(r.image); atomic_write(outs[r.kind], (im if im.size == (size, size) else im.resize((size, size), Image.BILINEAR)).save)
                 rows.append(dict(base, kind=r.kind, kind_applied=r.kind_applied, ratio=r.ratio, warp_seed=r.warp_seed,
-                                 out=str(p), status='ok' if not r.note else f'ok (warp: {r.note})'))
+                                 out=str(outs[r.kind]), status='ok' if not r.note else f'ok (warp: {r.note})'))
         except ImageReadError as e: rows += [dict(base, kind=k, status=f'unreadable: {e}') for k in range(4)]
+        except OSError as e: stop = stop or e; rows += [dict(base, kind=k, out=str(outs[k]), status=f'not written: {e}') for k in range(len(rows) - n, 4)]
         except Exception as e: rows += [dict(base, kind=k, status=f'error: {type(e).__name__}: {e}') for k in range(4)]
     rows += [dict(file=str(f), landmarks='', status=f'skipped: {why}') for f, why in skipped]  # one row per skipped file
     df = pd.DataFrame(rows, columns=['file', 'kind', 'kind_applied', 'ratio', 'warp_seed', 'out', 'landmarks', 'status'])
     df = df.astype({'kind_applied': 'Int64', 'warp_seed': 'Int64'})
-    df.to_csv(out/'manifest.csv', index=False)
+    atomic_write(out/'manifest.csv', lambda t: df.to_csv(t, index=False))
     return df
 
 # %% ../nbs/04_manipulations.ipynb #0299c003
@@ -436,8 +435,8 @@ def aigfd_manipulate(src:Annotated[str, {'nargs': '+'}], # image files or folder
     check_out_path(out, '--out', folder=True); check_number(size, '--size', 16, integer=True); check_number(min_face, '--min-face', 0, integer=True)
     if backend not in ('auto', *BACKENDS): raise AigfdError(f"--backend {backend!r}: choose auto, {', '.join(BACKENDS)}")
     df = generate_negatives(src, out, seed=seed, backend=Landmarker(backend, min_face=min_face or None), size=size, progress=not quiet)
-    faces = df.drop_duplicates('file').landmarks.fillna('').str.split(':').str[0].replace('', 'not read').value_counts()
-    faces = ', '.join(f"{n} {k}" for k, n in faces.items())
-    print(f"{df.file.nunique()} files, {df.out.notna().sum()} negatives written to {out}; files by face status: {faces}; negatives by status:")
-    print(df.status.str.replace(r'^(unreadable|error|skipped): .*', r'\1', regex=True).value_counts().to_string())
+    faces = ', '.join(f"{n} {k}" for k, n in df.drop_duplicates('file').landmarks.fillna('').str.split(':').str[0].replace('', 'not read').value_counts().items())
+    print(f"{df.file.nunique()} files, {df.status.str.startswith('ok').sum()} negatives written to {out}; files by face status: {faces}; negatives by status:")
+    print(df.status.str.replace(r'^(unreadable|error|skipped|not written): .*', r'\1', regex=True).value_counts().to_string())
+    if (bad := df.status.str.startswith(('not written', 'error'))).any(): raise AigfdError(f"{bad.sum()} negatives not written ({df.status[bad].iloc[0]}); {out}/manifest.csv lists them")
     return df

@@ -10,7 +10,7 @@ import json, os, tempfile, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256
+from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, bad_cache_entry
 from .preprocess import Preprocess, PreprocessError, Inputs, ok_mask
 
 # %% auto #0
@@ -181,6 +181,9 @@ class OnnxDetector:
         if self.gmm['prec_chol'].shape != (K, d, d) or self.gmm['weights'].shape != (K,): _refuse(self.path, "GMM parameters inconsistent")
         self.threshold, self.quantiles = float(self.cfg['threshold']), t['quantiles']
         op = onnx_path(self.path)
+        if op.exists():
+            try: self.session = _session(op); return
+            except Exception as e: bad_cache_entry(op, e, 'cached ONNX network')  # truncated or damaged: removed, exported again below
         if not op.exists():
             if not export: raise DataNotFoundError(f"{self.path}: no ONNX network in the cache ({op}); run `aigfd.runtime.export_onnx` once")
             try:
