@@ -59,7 +59,8 @@ def detection_table(results, names:list) -> pd.DataFrame:
         r = runs.get(n)
         if r is None or r['detection'] is None or 'd_stats' not in r['detection']: continue
         d, f = r['detection'], run_facts(r['curve'])
-        for what, s in (('last step', f['last_step']), ('best probe step', f['peak_step'])):
+        pts = [('last step, best probe step', f['last_step'])] if f['peak_step'] == f['last_step'] else [('last step', f['last_step']), ('best probe step', f['peak_step'])]
+        for what, s in pts:
             x = d[d.step == s]
             if not len(x): continue
             x = x.iloc[0]
@@ -87,7 +88,7 @@ def corpus_findings(results, # folder of run folders
     delays = fc['last_loss'] > fb['last_loss'] and fc['drop'] < fb['drop']
     s = [f"**Does the corpus delay memorisation? {'Yes' if delays else 'No'}.** After {fb['last_step']:,} steps on the minibench alone the training loss is {fb['last_loss']:.2f} and manipulation accuracy has fallen "
          f"{fb['drop']:.2f} from its peak of {fb['peak']:.2f} (step {fb['peak_step']:,}); with the corpus the loss is {fc['last_loss']:.2f}, the peak {fc['peak']:.2f} (step {fc['peak_step']:,}) "
-         f"and the fall {fc['drop']:.2f}" + (f"; learning starts at step {fc['onset']:,} instead of {fb['onset']:,}" if fc['onset'] and fb['onset'] else '') + '.']
+         f"and the fall {fc['drop']:.2f}" + (f"; manipulation learning starts at step {fc['onset']:,} instead of {fb['onset']:,}" if fc['onset'] and fb['onset'] and fc['onset'] != fb['onset'] else '') + '.']
     for n in others:
         if n not in runs: continue
         f = run_facts(runs[n]['curve'])
@@ -117,13 +118,14 @@ def corpus_lead(results, base:str='c30_minibench', corpus:str='c30_both', detect
     met = [n for n in runs if n in (base, corpus, *detect) and all(runs[n]['curve'][m].max() >= t for m, t in CPU_TARGETS.items())]
     dets = [runs[n]['detection'] for n in detect if n in runs and runs[n]['detection'] is not None and 'd_stats' in runs[n]['detection']]
     k = sum(int((d.step > 0).sum()) for d in dets)
-    above_r = sum(len(_beyond(d, 'd_random')[0]) for d in dets if 'd_random' in d); above_s = sum(len(_beyond(d, 'd_stats')[0]) for d in dets)
+    above_r = sum(len(_beyond(d, 'd_random')[0]) for d in dets if 'd_random' in d); steps_s = sorted(x for d in dets for x in _beyond(d, 'd_stats')[0]); above_s = len(steps_s)
     below_s = sum(len(_beyond(d, 'd_stats')[1]) for d in dets)
-    return (f"With the pretext corpus, memorisation is {'delayed' if delays else 'not delayed'} (training loss {fc['last_loss']:.2f} against {fb['last_loss']:.2f} "
-            f"at step {fc['last_step']:,}; manipulation accuracy {fc['last']:.2f} at the end, {fc['drop']:.2f} below its peak, against {fb['last']:.2f}, {fb['drop']:.2f} below), "
+    at = lambda f: 'at its peak' if f['drop'] == 0 else f"{f['drop']:.2f} below its peak of {f['peak']:.2f}"
+    return (f"With the pretext corpus, memorisation is {'delayed' if delays else 'not delayed'} (training loss {fc['last_loss']:.2f} against {fb['last_loss']:.2f} on the minibench alone "
+            f"at step {fc['last_step']:,}; held-out manipulation accuracy {fc['last']:.2f} at the end, {at(fc)}, against {fb['last']:.2f}, {at(fb)}), "
             + (f"the `cpu` preset's targets are all met by {', '.join(met)}" if met else "no run meets all of the `cpu` preset's targets")
-            + (f", and over {len(dets)} runs' {k} scored steps the learned features beat random weights beyond the noise at {above_r} and image statistics at {above_s} "
-               f"(image statistics are better beyond the noise at {below_s})." if dets else ".") )
+            + (f", and at {k} scored steps of {', '.join(f'{n} ({int(d.seeds.max())} seeds)' for n, d in zip(detect, dets))} the learned features beat random weights beyond the noise at {above_r} "
+               f"and image statistics at {above_s}" + (f" (steps {', '.join(format(int(x), ',') for x in steps_s)})" if steps_s else '') + f", where image statistics are better beyond the noise at {below_s} (paired 95 % intervals; detection AUC on the demo's class-fair test faces)." if dets else ".") )
 
 # %% ../nbs/07c_corpus_study.ipynb #b3d3cfce
 def plot_corpus(results, names:list, metrics=('manip_acc', 'manip_piecewise_affine', 'manip_mouth_180', 'rank_iso', 'rank_exposure')):
