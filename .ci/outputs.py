@@ -4,6 +4,7 @@
     python .ci/outputs.py check nbs/01_exif.ipynb      # CI, instead of nbdev-test: run the same cells, fail on an error or
                                                         # where a cell with a committed figure no longer makes one
     python .ci/outputs.py has nbs/01_exif.ipynb        # exit 0 if the notebook carries committed outputs
+    python .ci/outputs.py time nbs/01_exif.ipynb       # Run All as JupyterLab does it (slow cells too): seconds, slow cells apart
 
 Both run exactly the cells `nbdev-test` runs (cells flagged with `tst_flags`, `#| slow` and `#| gpu`, are skipped: they keep
 no output), with figures as plain PNG (not retina). Saving keeps a reader's view lean and quiet: widget outputs keep the
@@ -16,8 +17,8 @@ MAX_OUT = 300_000
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 IMAGES = ('image/png', 'image/jpeg', 'image/svg+xml')
 
-def _run(fn):
-    "Run the cells nbdev-test would run in notebook `fn`; returns {cell id: outputs} and the error text (or None)."
+def _run(fn, force=(), times=None):
+    "Run the cells nbdev-test would run in notebook `fn` (and those flagged `force`); returns {cell id: outputs} and the error text (or None)."
     from nbdev.config import get_config
     from nbdev.process import NBProcessor
     from nbdev.test import _skip_cell
@@ -27,14 +28,15 @@ def _run(fn):
     cfg = get_config(fn.parent)
     flags = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags or [])
     nb = NBProcessor(fn, rm_directives=False, process=True).nb
-    skip = _skip_cell(nb, flags, [])
+    skip = _skip_cell(nb, flags, list(force))
     os.environ['IN_TEST'] = '1'
     k = CaptureShell(fn, mpl_format='png')
     k.run_cell("import matplotlib as _mpl; _mpl.rcParams.update({'figure.dpi': 80, 'savefig.dpi': 80})")
     err = None
     try:
         with working_directory(fn.parent):
-            k.run_all(nb, exc_stop=True, preproc=skip, cell_timeout=int(cfg.get('cell_timeout', 600)))
+            post = (lambda c: times.append((c.idx_, c.source.startswith('#| slow'), c.metadata['execution']['total']))) if times is not None else (lambda c: None)
+            k.run_all(nb, exc_stop=True, preproc=skip, postproc=post, cell_timeout=int(cfg.get('cell_timeout', 600)))
     except BaseException: err = k.prettytb(fname=fn) or 'error'
     return {c.id: [dict(o) for o in c.get('outputs', [])] for c in nb.cells if c.cell_type == 'code' and not skip(c)}, err
 
@@ -89,7 +91,17 @@ def check(fn):
     if bad: raise SystemExit(f"FAIL: {fn}: committed figures no longer produced by {', '.join(bad)}")
     print(f"{fn}: runs, every committed figure produced again ({time.time() - t0:.0f} s)")
 
+def time_all(fn):
+    "Seconds of Run All (slow cells included), without and with the slow cells, and the slowest cells."
+    times = []
+    t0 = time.time()
+    _, err = _run(fn, force=('slow',), times=times)
+    if err: print(err); raise SystemExit(f"FAIL: {fn}: a cell raised")
+    slow = sum(t for _, s, t in times if s)
+    print(f"{fn}: Run All {time.time() - t0:.0f} s wall (cells {sum(t for *_, t in times):.0f} s: {slow:.0f} s in the slow cells); "
+          "slowest: " + ', '.join(f"cell {i}{' (slow)' if s else ''} {t:.0f} s" for i, s, t in sorted(times, key=lambda x: -x[2])[:4]))
+
 if __name__ == '__main__':
     cmd, files = sys.argv[1], sys.argv[2:]
     if cmd == 'has': sys.exit(0 if has(files[0]) else 1)
-    for f in files: {'save': save, 'check': check}[cmd](f)
+    for f in files: {'save': save, 'check': check, 'time': time_all}[cmd](f)

@@ -180,7 +180,7 @@ def main(args):
     if args[0] == '--proc-log': failed += proc_errors(args[1]); args = args[2:]
     if not shutil.which('pandoc'): sys.exit("FAIL: no pandoc (apt-get install pandoc): the docs check renders with it")
     out = Path(args[0]); out.mkdir(exist_ok=True)
-    (out/'style.css').write_text(CSS)
+    (out/'style.css').write_text(CSS + '\n' + ((ROOT/'nbs'/'styles.css').read_text() if (ROOT/'nbs'/'styles.css').exists() else ''))  # the site's own CSS last
     for p in args[1:]:
         src, ids = source_cells(Path(p).stem)
         where = lambda cid: f"{src.relative_to(ROOT)}" + (f" cell {ids[cid]} (id {cid})" if cid in ids else f" (page-level, cell id {cid})" if cid else '')
