@@ -168,7 +168,7 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
 
 @call_parse
 def aigfd_reproduce(run:str, # finished demo folder (e.g. aigfd-demo) or its results.json
-                    published:str=None, # published results file (default: results/minibench.json of this checkout)
+                    published:str=None, # published results file (default: results/minibench.json of a checkout, else the copy installed with the package)
                     margin:float=None, # tolerance in points outside the published intervals (default: the file's)
                     failed_only:bool=False, # print only the figures outside the tolerance
                    ):

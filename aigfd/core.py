@@ -14,13 +14,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'UNDECODABLE', 'MAX_PIXELS',
-           'SYSTEM_FOLDERS', 'AigfdError', 'DataNotFoundError', 'user_data_path', 'user_minibench_dir', 'find_data',
-           'minibench_path', 'read_manifest', 'pretext_path', 'read_pretext_manifest', 'cache_dir', 'CacheWarning',
-           'bad_cache_entry', 'cache_unwritable', 'sniff_format', 'undecodable_reason', 'register_plugins',
-           'ImageReadError', 'load_image', 'file_sha256', 'check_files', 'pretext_registry', 'check_pretext',
-           'require_pretext', 'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning', 'pillow_exts',
-           'skip_reason', 'folder_skip_reason', 'scan_images', 'warn_skipped', 'sub_folders', 'no_images_error',
-           'check_out_path', 'WriteError', 'atomic_write', 'output_stems', 'check_number']
+           'SYSTEM_FOLDERS', 'SLOW_SKIPPED', 'AigfdError', 'DataNotFoundError', 'user_data_path', 'user_minibench_dir',
+           'find_data', 'minibench_path', 'read_manifest', 'pretext_path', 'read_pretext_manifest', 'cache_dir',
+           'CacheWarning', 'bad_cache_entry', 'cache_unwritable', 'sniff_format', 'undecodable_reason',
+           'register_plugins', 'ImageReadError', 'load_image', 'file_sha256', 'check_files', 'pretext_registry',
+           'check_pretext', 'require_pretext', 'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning',
+           'pillow_exts', 'skip_reason', 'folder_skip_reason', 'scan_images', 'warn_skipped', 'sub_folders',
+           'no_images_error', 'check_out_path', 'WriteError', 'atomic_write', 'output_stems', 'check_number',
+           'skip_slow_lines', 'skip_slow_cells']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -331,11 +332,11 @@ def track(items, # what to iterate over (a sized collection shows its total)
           show:bool|None=None, # None: a bar if `interactive()`, else plain lines; True: always a bar; False: plain lines
           stream=None, # where plain lines go (default stderr)
          ):
-    "Iterate over `items` with a progress bar, or with a plain line per tenth of the way when output is not interactive."
+    "Iterate over `items` with a progress bar, or with a plain line per tenth of the way when output is not interactive (none for a single item)."
     from fastprogress.fastprogress import progress_bar
     items = list(items) if not hasattr(items, '__len__') else items
     if interactive() if show is None else show: return progress_bar(items, leave=leave)
-    return _plain_progress(items, len(items), desc, stream)
+    return _plain_progress(items, len(items), desc, stream) if len(items) > 1 else iter(items)  # one item: nothing to show
 
 # %% ../nbs/00_core.ipynb #9a599465
 def as_paths(p) -> list[Path]:
@@ -512,3 +513,24 @@ def check_number(v, # the option's value
         rng = ' and '.join(s for s in (f'>= {lo}' if lo is not None else '', f'<= {hi}' if hi is not None else '') if s)
         raise AigfdError(f"{opt} {v!r}: need {'an integer' if integer else 'a number'}{' ' + rng if rng else ''}")
     return v
+
+# %% ../nbs/00_core.ipynb #c0a3c222
+SLOW_SKIPPED = "print('skipped: a `#| slow` cell (set RUN_SLOW = True in the flag cell at the top to run it)')\n"
+
+def skip_slow_lines(lines:list, # the lines of a cell, as IPython's input transformers get them
+                    run:bool, # run the slow cells?
+                   ) -> list:
+    "The cell's lines, or one `print` in place of a `#| slow` cell when `run` is false."
+    return [SLOW_SKIPPED] if not run and lines and lines[0].strip() == '#| slow' else lines
+
+def skip_slow_cells(flag:str='RUN_SLOW', # the notebook variable that says whether to run the slow cells
+                   ) -> bool:
+    "From now on in this notebook, skip the cells marked `#| slow` while `flag` is false; True if installed (in IPython, not under nbdev-test)."
+    try: from IPython import get_ipython
+    except ImportError: return False
+    ip = get_ipython()
+    if ip is None or os.environ.get('IN_TEST'): return False
+    def _aigfd_skip_slow(lines): return skip_slow_lines(lines, bool(ip.user_ns.get(flag, False)))
+    ip.input_transformers_cleanup[:] = [t for t in ip.input_transformers_cleanup if getattr(t, '__name__', '') != '_aigfd_skip_slow']
+    ip.input_transformers_cleanup.append(_aigfd_skip_slow)  # once, however often the flag cell runs
+    return True

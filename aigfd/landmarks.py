@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/landmarks.html.md"""
 
 # %% ../nbs/03_landmarks.ipynb #bef65c53
 from __future__ import annotations
-import os, sys, tempfile, warnings, importlib.util
+import os, sys, tempfile, warnings, importlib.util, logging
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -14,9 +14,9 @@ from PIL import Image
 from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir, file_sha256, track, bad_cache_entry
 
 # %% auto #0
-__all__ = ['IBUG', 'CORNERS', 'FAN_FILES', 'BACKENDS', 'TEMPLATE_CORNERS', 'dlib_model_path', 'fan_weights', 'as_rgb_array',
-           'second_pass_size', 'DlibBackend', 'FanBackend', 'Landmarker', 'landmarks_for', 'landmark_box',
-           'face_crop_box', 'read_london_landmarks', 'match_template', 'corner_errors']
+__all__ = ['IBUG', 'CORNERS', 'FAN_FILES', 'BACKENDS', 'log', 'TEMPLATE_CORNERS', 'dlib_model_path', 'fan_weights',
+           'as_rgb_array', 'second_pass_size', 'DlibBackend', 'FanBackend', 'Landmarker', 'landmarks_for',
+           'landmark_box', 'face_crop_box', 'read_london_landmarks', 'match_template', 'corner_errors']
 
 # %% ../nbs/03_landmarks.ipynb #893f42c6
 IBUG = dict(jaw=range(0, 17), brows=range(17, 27), nose=range(27, 36), right_eye=range(36, 42), left_eye=range(42, 48), mouth=range(48, 68))  # subject's right eye = image-left
@@ -147,6 +147,7 @@ class FanBackend:
 # %% ../nbs/03_landmarks.ipynb #660d2d4b
 BACKENDS = {'dlib': DlibBackend, 'fan': FanBackend}
 _FAN_WARNED = set()  # weights folders already reported missing
+log = logging.getLogger('aigfd.landmarks')
 
 class Landmarker:
     "68-point iBUG landmarks of the largest face in an image, or None"
@@ -160,9 +161,9 @@ class Landmarker:
         if backend == 'auto':
             backend = 'fan' if fan_weights(weights_dir) is not None else 'dlib'
             if backend == 'dlib' and str(_hub_dir(weights_dir)) not in _FAN_WARNED:  # once per folder and process, not per Landmarker
-                _FAN_WARNED.add(str(_hub_dir(weights_dir)))
-                warnings.warn(f"FAN weights not found in {_hub_dir(weights_dir)/'checkpoints'}: using dlib landmarks "
-                              "(pass weights_dir= or set TORCH_HOME to use the paper's FAN detector)", stacklevel=2)
+                _FAN_WARNED.add(str(_hub_dir(weights_dir)))  # an info line (logging 'aigfd.landmarks'), not a warning: dlib is a fine choice
+                log.info(f"FAN weights not found in {_hub_dir(weights_dir)/'checkpoints'}: using dlib landmarks "
+                         "(pass weights_dir= or set TORCH_HOME to use the paper's FAN detector)")
         if backend not in BACKENDS: raise AigfdError(f"unknown landmark backend {backend!r}; choose one of 'auto', {', '.join(map(repr, BACKENDS))}")
         if min_face is not None and not (isinstance(min_face, int) and min_face >= 1): raise AigfdError(f"min_face={min_face!r}: need an integer >= 1 or None")
         self.backend, self.detect_size, self.min_face, self.clip = backend, detect_size, min_face, clip

@@ -344,7 +344,7 @@ class ManipulationExplorer:
         self.size, st = size, dict(description_width='initial')  # labels in full, not cut to the default 80 px
         self.face = W.Dropdown(options=list(self.faces), description='face', style=st)
         self.kind = W.Dropdown(options=[(n, i) for i, n in enumerate(MANIPULATIONS)], value=0, description='manipulation', style=st)
-        self.ratio = W.FloatSlider(value=1., min=0., max=1., step=0.05, description='blend ratio', style=st)
+        self.ratio = W.FloatSlider(value=.5, min=0., max=1., step=0.05, description='blend ratio', style=st)  # opens mid-way: both ends are a drag away
         self.show = W.Checkbox(value=False, description='show mask / difference', style=st)
         self.captions, self.view = W.HBox(), W.Image(format='png')
         for w in (self.face, self.kind, self.ratio, self.show): w.observe(self.update, names='value')
@@ -375,9 +375,11 @@ class ManipulationExplorer:
         Image.fromarray(self.panel).save(buf, format='png')
         self.view.value = buf.getvalue()
 
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        "The live widget, with a still PNG of its panel in the same output (what a saved notebook and the docs show)."
+        import base64
+        return {**(self.widget._repr_mimebundle_() or {}), 'image/png': base64.b64encode(self.view.value).decode(),
+                'text/plain': 'ManipulationExplorer: an interactive view (run the notebook to use it)'}
 
 # %% ../nbs/04_manipulations.ipynb #f488b0f7
 def generate_negatives(src, # image folder, file, or list of them

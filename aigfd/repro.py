@@ -17,7 +17,7 @@ from .core import AigfdError
 __all__ = ['VERSIONED', 'METRICS', 'RESULTS_FORMAT', 'NAMES', 'environment', 'threads', 'binary_metrics', 'Bootstrap',
            'bootstrap_scores', 'summarise', 'paired_difference', 'compare', 'write_results', 'read_results',
            'environment_line', 'results_markdown', 'interval_tables', 'evaluation_report', 'check_results',
-           'settings_differences', 'environment_differences', 'published_path', 'reproduce']
+           'settings_differences', 'environment_differences', 'published_paths', 'published_path', 'reproduce']
 
 # %% ../nbs/09b_repro.ipynb #44047811
 VERSIONED = ('torch', 'numpy', 'scikit-learn', 'fastai', 'timm', 'Pillow', 'scipy')
@@ -308,9 +308,22 @@ def environment_differences(run:dict, published:dict) -> dict:
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 # %% ../nbs/09b_repro.ipynb #0662da39
+def published_paths() -> list:
+    "Where the published results file is looked for, in order: `results/minibench.json` of a checkout, then the copy installed with the package."
+    here = Path(__file__).resolve().parent
+    return [here.parent/'results'/'minibench.json', here/'published'/'minibench.json']
+
 def published_path() -> Path:
-    "The published results file of this checkout: `results/minibench.json` beside the package."
-    return Path(__file__).resolve().parent.parent/'results'/'minibench.json'
+    "The published results file: the first of `published_paths()` that exists; a clear error naming them where none does."
+    if f := next((p for p in published_paths() if p.exists()), None): return f
+    raise AigfdError("no published results file: looked for " + ' and '.join(map(str, published_paths())) +
+                     "; pass one with `aigfd reproduce RUN --published FILE` (or `reproduce(run, published=FILE)`)")
+
+def _published(f) -> dict:
+    "`read_results` of the published file `f`, whose absence is not the run's fault."
+    if f is not None and not Path(f).exists():
+        raise AigfdError(f"{f}: no such published results file (give the results.json of a published run, e.g. results/minibench.json)")
+    return read_results(published_path() if f is None else f)
 
 def reproduce(run, # finished run folder (its results.json) or a results file
               published=None, # published results file (default: `published_path()`)
@@ -318,7 +331,7 @@ def reproduce(run, # finished run folder (its results.json) or a results file
               show:str='all', # print 'all' figures, or only the 'failed' ones
              ) -> pd.DataFrame:
     "Compare a finished run with the published results and print, per figure, whether it lies inside the published interval and by how much; the `ok` column says whether it is within the tolerance."
-    r, p = read_results(run), read_results(published or published_path())
+    r, p = read_results(run), _published(published)
     bad = settings_differences(r, p)
     if bad: raise AigfdError(f"{r['path']} was run with other settings than {p['path']}, so its figures are not comparable: "
                              + '; '.join(f"{k}: {a!r} here, {b!r} published" for k, (a, b) in bad.items()))

@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/teach.html.md"""
 
 # %% ../nbs/11_teach.ipynb #47acdc0f
 from __future__ import annotations
-import io, re, tempfile
+import io, re, tempfile, base64
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -20,8 +20,8 @@ from .losses import thurstone_prob, pair_labels, SIGMA_PAPER, SIGMA_CODE
 from .features import Preprocess, face_boxes
 
 # %% auto #0
-__all__ = ['below_rate', 'false_alarm_rate', 'detection_rate', 'upload_items', 'decode_upload', 'ScoreExplorer', 'demo_run',
-           'explorer_from_run', 'PairRankingView']
+__all__ = ['below_rate', 'false_alarm_rate', 'detection_rate', 'upload_items', 'decode_upload', 'snapshot_png', 'ScoreExplorer',
+           'demo_run', 'explorer_from_run', 'PairRankingView']
 
 # %% ../nbs/11_teach.ipynb #095849f6
 def below_rate(scores, # log-likelihoods (NaN for failed images: left out)
@@ -80,11 +80,34 @@ def _labels(files, labels=None) -> dict:
 
 def _error(msg:str) -> str: return f'<span style="color:#b00">{msg}</span>' if msg else ''
 
+def _widget_parts(w, imgs, texts):
+    "The Image widgets and the texts (labels, HTML without tags) of widget tree `w`, in display order."
+    if isinstance(w, W.Image) and w.value: imgs.append(w.value)
+    elif isinstance(w, (W.Label, W.HTML)) and w.value: texts.append(re.sub(r'<[^>]+>', '', str(w.value)))
+    for ch in getattr(w, 'children', ()): _widget_parts(ch, imgs, texts)
+    return imgs, texts
+
+def snapshot_png(widget) -> bytes|None:
+    "A still PNG of a widget tree as it first shows: its images side by side, its texts below (None: nothing to show)."
+    from PIL import ImageDraw
+    imgs, texts = _widget_parts(widget, [], [])
+    ims = [Image.open(io.BytesIO(b)).convert('RGB') for b in imgs]
+    if not ims: return None
+    w, h, line = sum(i.width for i in ims) + 10*(len(ims) - 1), max(i.height for i in ims), 14
+    out = Image.new('RGB', (max(w, 400), h + 6 + line*len(texts)), 'white')
+    x = 0
+    for i in ims: out.paste(i, (x, 0)); x += i.width + 10
+    draw = ImageDraw.Draw(out)
+    for k, t in enumerate(texts): draw.text((2, h + 4 + k*line), t[:160], fill='black')
+    return _png(out)
+
 class _View:
-    "Displays its `widget` in a notebook"
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+    "Displays its `widget` in a notebook, with a still image of its first view in the same output (what a saved notebook and the docs show)"
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        b = dict(self.widget._repr_mimebundle_() or {})
+        if (png := snapshot_png(self.widget)) is not None: b['image/png'] = base64.b64encode(png).decode()
+        b['text/plain'] = f'{type(self).__name__}: an interactive view (run the notebook to use it)'
+        return b
 
 # %% ../nbs/11_teach.ipynb #2868c8dd
 class ScoreExplorer(_View):
@@ -171,15 +194,26 @@ class ScoreExplorer(_View):
                            f"{'AI-generated' if self.ll < t else 'photographic'} at this threshold")
         self.plot.value = _png(self.figure(t))
 
+    def x_range(self, threshold:float) -> tuple:
+        "The histogram's x range: the 1st to 99th percentile of the photographic scores widened by a third, and the threshold."
+        r = self.real[np.isfinite(self.real)]
+        q1, q99 = np.percentile(r, [1, 99]) if len(r) else (threshold - 1, threshold + 1)
+        pad = max((q99 - q1)/3, 1.)
+        return min(q1 - pad, threshold - 1), max(q99 + pad, threshold + 1)
+
     def figure(self, threshold:float) -> Figure:
         "Histogram of the reference log-likelihoods with the threshold and the chosen face marked."
         fig = Figure(figsize=(6.4, 3.4), dpi=100); ax = fig.subplots()
         groups = [('photographic', self.real, 'tab:blue'), ('AI-generated', self.fake, 'tab:orange')]
         groups = [(n, v[np.isfinite(v)], c) for n, v, c in groups if v is not None]
-        bins = np.histogram_bin_edges(np.concatenate([v for _, v, _ in groups]), 30)
-        for n, v, c in groups: ax.hist(v, bins, density=True, alpha=.55, color=c, label=f'{n} (n={len(v)})')  # densities: the classes differ in size
+        lo, hi = self.x_range(threshold)  # the bulk of the photographic scores: outliers far below would squash them into a spike
+        bins = np.linspace(lo, hi, 31)
+        for n, v, c in groups: ax.hist(np.clip(v, lo, hi), bins, density=True, alpha=.55, color=c, label=f'{n} (n={len(v)})')  # densities: the classes differ in size
         ax.axvline(threshold, color='k', ls='--', label='threshold')
-        if np.isfinite(self.ll): ax.axvline(self.ll, color='red', lw=2, label='this face')
+        if np.isfinite(self.ll): ax.axvline(np.clip(self.ll, lo, hi), color='red', lw=2, label='this face' + ('' if lo <= self.ll <= hi else f' ({self.ll:.0f}, off the axis)'))
+        out = sum(int(((v < lo) | (v > hi)).sum()) for _, v, _ in groups)
+        if out: ax.text(0.01, 0.97, f'{out} scores beyond the axis, drawn at its edges', transform=ax.transAxes, fontsize=8, va='top')
+        ax.set_xlim(lo, hi)
         ax.set(xlabel='log-likelihood under the GMM of photographic faces', ylabel='density')
         ax.legend(fontsize=9, framealpha=.85)
         return fig

@@ -180,9 +180,10 @@ def test_fan_without_weights_raises_clear_error(tmp_path):
     with pytest.raises(DataNotFoundError, match='weights_dir') as e: Landmarker('fan', weights_dir=tmp_path)
     assert isinstance(e.value, AigfdError) and FAN_FILES['fan'] in str(e.value)
 
-def test_auto_falls_back_to_dlib_with_message(tmp_path):
-    with pytest.warns(UserWarning, match='FAN weights not found'): lm = Landmarker('auto', weights_dir=tmp_path)
-    assert lm.backend == 'dlib'
+def test_auto_falls_back_to_dlib_with_message(tmp_path, caplog, recwarn):
+    with caplog.at_level('INFO', logger='aigfd.landmarks'): lm = Landmarker('auto', weights_dir=tmp_path)
+    assert lm.backend == 'dlib' and not [w for w in recwarn if 'FAN' in str(w.message)]  # an info line, not a warning
+    assert [r.levelname for r in caplog.records if 'FAN weights not found' in r.getMessage()] == ['INFO']
 
 def test_auto_prefers_fan_when_weights_present(tmp_path, monkeypatch):
     ck = tmp_path/'hub'/'checkpoints'; ck.mkdir(parents=True)

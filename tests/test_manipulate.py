@@ -184,6 +184,10 @@ def test_cli(folder, tmp_path):
 def test_explorer(faces):
     ex = ManipulationExplorer({'a': faces[0], 'b': faces[3]}, seed=1)
     assert ex.panel.shape == (224, 448, 3) and ex.view.value[:4] == b'\x89PNG'
+    assert ex.ratio.value == 0.5                                  # opens half-way: both ends a drag away
+    import base64
+    b = ex._repr_mimebundle_()                                    # the live widget, and its panel as a still image for the docs
+    assert 'application/vnd.jupyter.widget-view+json' in b and base64.b64decode(b['image/png']) == ex.view.value
     ex.kind.value = 1; ex.ratio.value = 1.
     full = ex.result.image.copy()
     ex.ratio.value = 0.
