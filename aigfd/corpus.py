@@ -50,7 +50,8 @@ def corpus_items(root=None, # pretext corpus folder (default: `aigfd.core.pretex
                 ) -> pd.DataFrame:
     "Items table of the corpus: faces (group 'corpus/<person>'), camera photos with their tags; `source`='corpus', `person`, `camera` (EXIF make and model)."
     m = require_pretext(root) if check else read_pretext_manifest(root)
-    m = m.assign(person=m.person.fillna('').astype(str), generator=m.generator.fillna('').astype(str))
+    txt = lambda col: [('' if pd.isna(v) else str(v)) for v in col]
+    m = m.assign(person=txt(m.person), generator=txt(m.generator))
     if (m.generator != '').any() or ~m.role.isin(['real_face', 'exif_photo']).all():
         raise FakeFaceError(f"{root}/manifest.csv: rows that are not photographs (a generator or a role other than real_face/exif_photo)")
     face = (m.role == 'real_face').to_numpy()

@@ -389,13 +389,12 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
     for name, r in runs.items():
         c, s, last = r['config'], r['study'], r['curve'].iloc[-1]
         rows.append({'run': name, 'pretext data': c.get('pretext_data') if c.get('pretext_data') not in (None, 'auto') else 'minibench',
-                     'jitter, camera pairs': f"{'yes' if c.get('jitter') else 'no'}, {'yes' if c.get('pair_cameras') else 'no'}", 'threads': c.get('threads'), 'model': f"{c['arch']} {c['img_size']} px", 'batch, lr': f"{c['bs']}, {c['lr']:g} ({c['sched']})", 'weight decay': f"{c['wd']:g}", 'clean share': s['p_clean'],
+                     'jitter, camera pairs': f"{'yes' if c.get('jitter') else 'no'}, {'yes' if c.get('pair_cameras') else 'no'}", 'threads (CPU)': f"{c.get('threads')} ({c.get('environment', {}).get('cpu_capability', '?')})", 'model': f"{c['arch']} {c['img_size']} px", 'batch, lr': f"{c['bs']}, {c['lr']:g} ({c['sched']})", 'weight decay': f"{c['wd']:g}", 'clean share': s['p_clean'],
                      'steps': int(last.step), 'training min': round(last.train_s/60, 1), 'images/s': s['images_per_s'],
                      **{LABELS.get(m, m): _ci(last, m) for m in metrics}})
     env = next(iter(runs.values()))['config'].get('environment', {})
     txt = (f"Held-out accuracies at each run's last step (95 % bootstrap intervals over held-out items; chance 0.5), "
-           f"on the demo's pretext validation persons; {env.get('torch_threads', '?')} threads, torch {env.get('versions', {}).get('torch', '?')}, "
-           f"CPU capability {env.get('cpu_capability', '?')}.\n\n" + to_markdown(pd.DataFrame(rows).set_index('run')))
+           f"on the demo's pretext validation persons; torch {env.get('versions', {}).get('torch', '?')}; each run's compute threads and CPU capability in its row.\n\n" + to_markdown(pd.DataFrame(rows).set_index('run')))
     notes = [f"- {n}: {r['study']['note']}" for n, r in runs.items() if r['study'].get('note')]  # e.g. a run whose timing was contended
     if notes: txt += "\n\nNotes on runs:\n\n" + '\n'.join(notes)
     for n, r in runs.items():

@@ -47,7 +47,7 @@ def test_registry_ships_in_package():
     names = ['README.md', 'LICENSES.md', 'manifest.csv', 'sources.csv', 'pixels.csv']
     assert sorted(p.name for p in package_data(folder=PRETEXT_DATA).iterdir()) == sorted(names)
     cfg = tomllib.loads((ROOT/'pyproject.toml').read_text())
-    assert 'pretext_data/*' in cfg['tool']['setuptools']['package-data']['aigfd']
+    assert cfg['tool']['setuptools']['package-data']['aigfd.pretext_data'] == ['*'] and 'aigfd.pretext_data' in cfg['tool']['setuptools']['packages']
     assert file_sha256(package_data('sources.csv', PRETEXT_DATA)) == file_sha256(FIX.parent/'sources.csv')
     pt = pretext_path(must_exist=False)
     if pt is not None and pt.name == 'pretext' and (pt/'README.md').exists():
