@@ -117,3 +117,10 @@ def test_docs_in_browser(site):
                 for raw in ('output-file:', '{target=', '#| echo', '#| output'):
                     assert raw not in text, f"{stem}: raw markup {raw!r} shown"
         finally: br.close()
+
+def test_processing_error_names_notebook_and_cell(rp, tmp_path, capsys):
+    "nbdev-proc-nbs names a failing notebook by its title only: the check names its file and the cell."
+    log = tmp_path/'proc.log'
+    log.write_text("Exception: Error in notebook: Teaching views in cell 21 :\nimport x\nNameError: name 'man' is not defined\n")
+    assert rp.proc_errors(log) == 1
+    assert 'FAIL: docs processing of nbs/11_teach.ipynb: cell 21 raised' in capsys.readouterr().out
