@@ -9,7 +9,7 @@
 Both run exactly the cells `nbdev-test` runs (cells flagged with `tst_flags`, `#| slow` and `#| gpu`, are skipped: they keep
 no output), with figures as plain PNG (not retina). Saving keeps a reader's view lean and quiet: widget outputs keep the
 static PNG snapshot beside them (the live widget needs a kernel; Run All redraws it), no stderr or error output is saved
-(a warning a student would read as an error fails the save), and no single output may exceed 300 KB."""
+(a warning a student would read as an error fails the save), and no single output may exceed 300 KB (a photo-heavy PNG is stored with 256 colours, and smaller if it must)."""
 import json, os, re, sys, time
 from pathlib import Path
 
@@ -48,6 +48,18 @@ def _has_image(outs): return any(m in o.get('data', {}) for o in outs for m in I
 
 PROGRESS = re.compile(r'^[\w .-]+: \d+/\d+ \(\d+ %\), \d+ s\n?$')  # `aigfd.core.track` outside a notebook: a bar in JupyterLab
 
+def _smaller_png(b64):
+    "A photo-heavy figure as a lighter PNG: 256 colours, then smaller until it fits (base64 text in and out)."
+    import base64, io
+    from PIL import Image
+    im = Image.open(io.BytesIO(base64.b64decode(''.join(b64) if isinstance(b64, list) else b64))).convert('RGB')
+    for scale in (1, .85, .7, .55, .4):
+        sm = im if scale == 1 else im.resize((round(im.width*scale), round(im.height*scale)), Image.LANCZOS)
+        buf = io.BytesIO(); sm.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(buf, 'png', optimize=True)
+        out = base64.b64encode(buf.getvalue()).decode()
+        if len(out) < MAX_OUT - 2000: break
+    return out
+
 def _lean(o, where):
     "A saved output as a docs reader should see it (None: nothing to keep): a widget as its snapshot; refuse stderr, errors and big outputs."
     if o['output_type'] == 'stream' and o.get('name') == 'stderr':
@@ -60,6 +72,7 @@ def _lean(o, where):
         if not any(m in d for m in IMAGES): raise SystemExit(f"FAIL: {where}: a widget without a static image in its bundle")
         o['data'] = {m: v for m, v in d.items() if m != WIDGET}
     o.pop('transient', None)
+    if 'image/png' in o.get('data', {}) and len(json.dumps(o)) > MAX_OUT: o['data']['image/png'] = _smaller_png(o['data']['image/png'])
     n = len(json.dumps(o))
     if n > MAX_OUT: raise SystemExit(f"FAIL: {where}: an output of {n//1000} KB (at most {MAX_OUT//1000} KB: lower the dpi or the size)")
     return o

@@ -195,11 +195,13 @@ class ScoreExplorer(_View):
         self.plot.value = _png(self.figure(t))
 
     def x_range(self, threshold:float) -> tuple:
-        "The histogram's x range: the 1st to 99th percentile of the photographic scores widened by a third, and the threshold."
+        "The histogram's x range: the photographic scores up to 3 interquartile ranges beyond their quartiles (outliers are drawn at the edges), and the threshold."
         r = self.real[np.isfinite(self.real)]
-        q1, q99 = np.percentile(r, [1, 99]) if len(r) else (threshold - 1, threshold + 1)
-        pad = max((q99 - q1)/3, 1.)
-        return min(q1 - pad, threshold - 1), max(q99 + pad, threshold + 1)
+        if not len(r): return threshold - 1, threshold + 1
+        q25, q75 = np.percentile(r, [25, 75]); iqr = q75 - q25
+        lo, hi = max(r.min(), q25 - 3*iqr), min(r.max(), q75 + 3*iqr)
+        pad = max(0.05*(hi - lo), 0.5)
+        return min(lo, threshold) - pad, max(hi, threshold) + pad
 
     def figure(self, threshold:float) -> Figure:
         "Histogram of the reference log-likelihoods with the threshold and the chosen face marked."
