@@ -1,6 +1,6 @@
 """Notebooks committed with their outputs: save them from the code as committed, and check in CI that they still come out.
 
-    python .ci/outputs.py save nbs/01_exif.ipynb ...   # run the cells nbdev-test runs, keep their outputs (then nbdev-clean)
+    python .ci/outputs.py save nbs/01_exif.ipynb ...   # run the cells nbdev-test runs, keep their outputs, nbdev-clean
     python .ci/outputs.py check nbs/01_exif.ipynb      # CI, instead of nbdev-test: run the same cells, fail on an error or
                                                         # where a cell with a committed figure no longer makes one
     python .ci/outputs.py has nbs/01_exif.ipynb        # exit 0 if the notebook carries committed outputs
@@ -87,6 +87,7 @@ def save(fn):
         if c['cell_type'] != 'code': continue
         c['outputs'] = [o for o in (_lean(_jsonable(o), f'{fn} cell {i} (id {c.get("id")})') for o in outs.get(c.get('id'), [])) if o]
     fn.write_text(json.dumps(raw, indent=1, ensure_ascii=False) + '\n')
+    import subprocess; subprocess.run(['nbdev-clean', '--fname', str(fn)], check=True)  # as committed: CI checks that nbdev-clean changes nothing
     n = sum(len(c.get('outputs', [])) for c in raw['cells'] if c['cell_type'] == 'code')
     print(f"{fn}: {n} outputs saved ({sum(_has_image(c.get('outputs', [])) for c in raw['cells'] if c['cell_type'] == 'code')} "
           f"cells with figures) in {time.time() - t0:.0f} s")

@@ -44,6 +44,10 @@ def lab(tmp_path_factory):
     nb = json.loads((ROOT/'nbs'/'11_teach.ipynb').read_text())  # nbdev-clean leaves no kernelspec: name the default one
     if os.environ.get('AIGFD_BROWSER_SKIP_SLOW'):  # for quick iterations on the test itself; CI runs every cell, as Run All does
         nb['cells'] = [c for c in nb['cells'] if not ''.join(c['source']).startswith('#| slow')]
+    else:  # the flag cell: Run All skips the slow cells unless RUN_SLOW is True; CI runs them all
+        for c in nb['cells']:
+            src = ''.join(c['source'])
+            if 'skip_slow_cells()' in src: c['source'] = src.replace('RUN_SLOW = False', 'RUN_SLOW = True')
     nb.setdefault('metadata', {})['kernelspec'] = dict(name='python3', display_name='Python 3 (ipykernel)', language='python')
     (d/'11_teach.ipynb').write_text(json.dumps(nb))
     settings = d/'settings'/'@jupyterlab'/'apputils-extension'; settings.mkdir(parents=True)
