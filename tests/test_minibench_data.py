@@ -32,7 +32,7 @@ def test_registry_ships_in_package():
     assert sorted(p.name for p in package_data().iterdir()) == sorted(names)
     assert sum(package_data(n).stat().st_size for n in names) < 2_000_000
     cfg = tomllib.loads((ROOT/'pyproject.toml').read_text())
-    assert 'minibench_data/*' in cfg['tool']['setuptools']['package-data']['aigfd']
+    assert cfg['tool']['setuptools']['package-data']['aigfd.minibench_data'] == ['*'] and 'aigfd.minibench_data' in cfg['tool']['setuptools']['packages']
     if (FIX.parent/'sources.csv').exists(): assert file_sha256(package_data('sources.csv')) == file_sha256(FIX.parent/'sources.csv')
     mb = minibench_path(must_exist=False)
     if mb is not None and mb.name == 'minibench' and (mb/'README.md').exists():
