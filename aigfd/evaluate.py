@@ -165,12 +165,12 @@ def evaluate_detector(detector:Detector|str|Path, # a detector or its file
     fk = read_generator_folders(fakes)
     rf = image_files(*as_paths(real))
     paths = [str(p) for p in rf] + list(fk.path)
-    sc = mark_fit_copies(det.score(paths, progress=progress), det.info)  # column `fit_copy`: test images that copy a fitting image, reported
+    sc = mark_fit_copies(det.score(paths, progress=progress), det.info)  # column `fit_copy`: test images that copy a fitting image, reported (a warning)
     sc['generator'] = ['real']*len(rf) + list(fk.generator)
-    ok = sc.log_likelihood.notna() & sc.fit_copy.eq('')  # images without a face (crop='face'), unreadable files and copies of fitting images are left out, and counted
+    ok = sc.log_likelihood.notna()  # images without a face (crop='face') and unreadable files are left out, and counted
     res = evaluate_scores(sc[ok].rename(columns={'log_likelihood': 'll'}), det.threshold, cap, seed)
     out = with_failed(res, sc)
-    out.attrs.update(protocol=fitted, faces=face_counts(sc.assign(label=np.where(sc.generator == 'real', 'real', 'fake'))))
+    out.attrs.update(protocol=fitted, fit_copies=int(sc.fit_copy.ne('').sum()), faces=face_counts(sc.assign(label=np.where(sc.generator == 'real', 'real', 'fake'))))
     return out, sc
 
 def with_failed(res:pd.DataFrame, # `evaluate_scores` result (generators, then 'mean')

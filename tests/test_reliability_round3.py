@@ -78,11 +78,15 @@ def test_evaluate_reports_test_faces_that_copy_fitting_faces(congress, tiny_mode
     test = _copy(congress[20:26], tmp_path/'real'); shutil.copy(congress[3], tmp_path/'real'/'leaked.jpg')
     Image.open(congress[4]).save(tmp_path/'real'/'leaked_small.jpg', quality=70)
     fk = tmp_path/'fakes'/'gen'; _copy(congress[30:40], fk)
-    with pytest.warns(CopiesWarning, match='2 test images are copies of fitting images and are left out of the metrics'):
+    with pytest.warns(CopiesWarning, match='2 test images are copies of fitting images: the test set leaks'):
         res, sc = evaluate_detector(det, tmp_path/'real', tmp_path/'fakes', progress=False)
     by = sc.set_index(sc.path.map(lambda p: Path(p).name)).fit_copy
     assert by['leaked.jpg'] == f'same pixels as {congress[3].name}' and by['leaked_small.jpg'].startswith(f'near copy of {congress[4].name}')
-    assert (by[[f.name for f in test]] == '').all() and res.loc['gen', 'n_real'] == 6  # the 6 clean test faces, not 8
+    assert (by[[f.name for f in test]] == '').all() and res.attrs['fit_copies'] == 2
+    det.save(tmp_path/'det.safetensors')
+    with warnings.catch_warnings():
+        warnings.simplefilter('always'); rc, out, err = run_cli('evaluate', tmp_path/'det.safetensors', tmp_path/'real', tmp_path/'fakes', '--n-boot', 5)
+    assert rc == 0 and 'warning: 2 test images are copies of fitting images' in err, err
 
 # ---- 2. outputs never collide ----
 
