@@ -167,3 +167,9 @@ def run_cli(*args):
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err): rc = main([str(a) for a in args])
     return rc, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope='module')
+def det_file(tiny_detector, tmp_path_factory):
+    "`tiny_detector` saved to a detector file."
+    p = tmp_path_factory.mktemp('det')/'d.safetensors'; tiny_detector.save(p); return p

@@ -6,22 +6,13 @@ import numpy as np, pandas as pd, pytest
 from PIL import Image
 from aigfd.core import AigfdError, load_image, scan_images, image_files, SkippedFilesWarning
 from aigfd.cli import main
+from conftest import run_cli
 from aigfd.exif import exif_table, read_exif, meta_rows, EXIF_IFD
 from aigfd.gmm import Detector, fit_detector
 from aigfd.evaluate import evaluate_detector
 from aigfd.landmarks import Landmarker, landmarks_for
 from aigfd.manipulate import generate_negatives
 from aigfd.data import make_items, prepare_items
-
-def run_cli(*args) -> tuple[int, str, str]:
-    "Exit status, stdout and stderr of `aigfd ARGS` run in this process."
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err): rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
-
-@pytest.fixture(scope='module')
-def det_file(tiny_detector, tmp_path_factory):
-    p = tmp_path_factory.mktemp('det')/'d.safetensors'; tiny_detector.save(p); return p
 
 @pytest.fixture(scope='module')
 def same_face(london_faces, tmp_path_factory):

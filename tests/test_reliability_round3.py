@@ -6,6 +6,7 @@ import numpy as np, pandas as pd, pytest
 from PIL import Image
 from aigfd.core import AigfdError, WriteError, load_image, scan_images, read_manifest, minibench_path, sniff_format
 from aigfd.cli import main
+from conftest import run_cli
 from aigfd.exif import exif_table, read_exif
 from aigfd.gmm import Detector, fit_detector
 from aigfd.evaluate import evaluate_detector
@@ -13,16 +14,6 @@ from aigfd.manipulate import generate_negatives
 from aigfd.calibrate import fit_calibrated
 from aigfd.features import extract_features, Preprocess
 from aigfd.duplicates import CopiesWarning
-
-def run_cli(*args) -> tuple[int, str, str]:
-    "Exit status, stdout and stderr of `aigfd ARGS` run in this process."
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err): rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
-
-@pytest.fixture(scope='module')
-def det_file(tiny_detector, tmp_path_factory):
-    p = tmp_path_factory.mktemp('det')/'d.safetensors'; tiny_detector.save(p); return p
 
 @pytest.fixture(scope='module')
 def congress():
