@@ -330,11 +330,12 @@ CORPUS = {  # what makes more faces help: the corpus, and jitter with camera pai
     'c30_both': dict(_C, pretext_data='both', jitter=False, pair_cameras=False),
     'c30_both_jitter': dict(_C, pretext_data='both', jitter=True, pair_cameras=True),
     'c30_minibench': dict(_C, pretext_data='minibench', jitter=False, pair_cameras=False),
-    # not run yet (stopped for time in their first minutes): camera pairs alone, jitter without the corpus, the 60-minute schedule, 96 px
-    'c30_both_pairs': dict(_C, pretext_data='both', jitter=False, pair_cameras=True),
+    'c60_both': dict(_C, steps=6424, pretext_data='both', jitter=False, pair_cameras=False),  # the 60-minute schedule: twice the steps, the same warm-up and cosine
+    'c60_minibench': dict(_C, steps=6424, pretext_data='minibench', jitter=False, pair_cameras=False),
+    'c30_both_96px': dict(_C, img_size=96, pretext_data='both', jitter=False, pair_cameras=False),  # a larger input: an eye flip spans 1.5 times the pixels
+    'c30_minibench_96px': dict(_C, img_size=96, pretext_data='minibench', jitter=False, pair_cameras=False),
     'c30_minibench_jitter': dict(_C, pretext_data='minibench', jitter=True, pair_cameras=True),
-    'c60_both_jitter': dict(_C, steps=6424, pretext_data='both', jitter=True, pair_cameras=True),
-    'c30_both_jitter_96px': dict(_C, img_size=96, pretext_data='both', jitter=True, pair_cameras=True),
+    'c30_both_pairs': dict(_C, pretext_data='both', jitter=False, pair_cameras=True),
 }
 
 def run_study(out, # folder of the run folders
