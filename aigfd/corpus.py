@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageEnhance
-from .core import AigfdError, EXIF_TAGS, pretext_path, require_pretext, read_pretext_manifest
+from .core import AigfdError, EXIF_TAGS, pretext_path, require_pretext, read_pretext_manifest, atomic_write
 from .data import make_items, minibench_items, prepare_items, split_items, get_dls, FakeFaceError
 
 log = logging.getLogger('aigfd.corpus')
@@ -110,7 +110,7 @@ def pretext_items(split, # demo folder with `split.csv`, or its table
     items = pd.concat([mbi, cor], ignore_index=True)
     sf = Path(split_file).with_name(f'{Path(split_file).stem}_{data}.csv')
     rows = sorted({**known, **{g: 'train' for g in cor.group.astype(str)}}.items())
-    tmp = sf.with_suffix('.tmp'); pd.DataFrame(rows, columns=['group', 'split']).to_csv(tmp, index=False); tmp.replace(sf)
+    atomic_write(sf, lambda t: pd.DataFrame(rows, columns=['group', 'split']).to_csv(t, index=False))  # unique temporary name: runs side by side share the file
     return items, sf
 
 # %% ../nbs/05b_corpus.ipynb #4601125b

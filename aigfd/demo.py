@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import minibench_path, read_manifest, AigfdError, load_image, track
+from .core import minibench_path, read_manifest, AigfdError, load_image, track, atomic_write
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for
 from .manipulate import manipulate_all
@@ -78,7 +78,7 @@ class _Steps:
     def __call__(self, name, fn):
         if name in self.done: log.info(f"step {name}: done before, skipped"); return
         t0 = time.time(); fn(); self.done[name] = round(time.time() - t0, 1)
-        tmp = self.f.with_suffix('.tmp'); tmp.write_text(json.dumps(self.done, indent=1)); tmp.replace(self.f)
+        atomic_write(self.f, lambda t: t.write_text(json.dumps(self.done, indent=1)))
         log.info(f"step {name}: {self.done[name]} s")
 
 # %% ../nbs/10_demo.ipynb #0e0683b4

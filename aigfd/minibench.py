@@ -12,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, user_minibench_dir, user_data_path
+from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, user_minibench_dir, user_data_path, atomic_write
 from .fetch import RAW_HOST, fetch_sources, _progress
 
 # %% auto #0
@@ -165,7 +165,7 @@ def download_hint() -> str:
 # %% ../nbs/14_minibench.ipynb #09e03b52
 def _write(p:Path, data:bytes):
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + '.tmp'); tmp.write_bytes(data); os.replace(tmp, p)
+    atomic_write(p, lambda t: t.write_bytes(data))
 
 def _rebuild_source(rows, src, dest, reference, folder='minibench_data'):
     "Rebuild the files of one source (a figure's tiles share one decoding); [(path, difference or None or error)]."
