@@ -13,8 +13,8 @@ from .evaluate import to_markdown
 from .study import read_study, CPU_TARGETS, LABELS
 
 # %% auto #0
-__all__ = ['CORPUS_RUNS', 'run_facts', 'corpus_table', 'detection_table', 'corpus_findings', 'corpus_lead', 'plot_corpus',
-           'publish_corpus']
+__all__ = ['QUESTIONS', 'CORPUS_RUNS', 'run_facts', 'corpus_table', 'detection_table', 'what_helps', 'corpus_findings',
+           'corpus_lead', 'plot_corpus', 'publish_corpus']
 
 # %% ../nbs/07c_corpus_study.ipynb #c88ea3a8
 def run_facts(curve:pd.DataFrame, # `curve.csv` of a run
@@ -32,6 +32,10 @@ def _data_label(cfg:dict) -> str:
     d = {'minibench': 'minibench', 'corpus': 'corpus', 'both': 'minibench + corpus'}.get(cfg.get('pretext_data') or 'minibench', cfg.get('pretext_data'))
     if cfg.get('pretext_data') in (None, 'auto'): d = 'minibench'  # runs from before the corpus: the demo's data
     return d + (', jitter + camera pairs' if cfg.get('jitter') else '')
+
+def _run_label(cfg:dict, steps:int) -> str:
+    "Data, input size and steps of a run, e.g. 'minibench + corpus, 96 px, 3,212 steps'."
+    return f"{_data_label(cfg)}, {cfg['img_size']} px, {int(steps):,} steps"
 
 def _ci(v, lo, hi): return f"{v:.2f} ({lo:.2f}-{hi:.2f})"
 
@@ -70,22 +74,77 @@ def detection_table(results, names:list) -> pd.DataFrame:
                          'image statistics AUC': _ci(x.stats_auc, x.stats_lo, x.stats_hi)})
     return pd.DataFrame(rows).set_index('run') if rows else pd.DataFrame()
 
+# %% ../nbs/07c_corpus_study.ipynb #0465febc
+QUESTIONS = [  # (what changes, the run without it, the run with it): each pair differs in one thing only
+    ('the pretext corpus', 'c30_minibench', 'c30_both'),
+    ('twice the steps (the 60-minute schedule), with the corpus', 'c30_both', 'c60_both'),
+    ('twice the steps, without the corpus', 'c30_minibench', 'c60_minibench'),
+    ('96 px instead of 64, with the corpus', 'c30_both', 'c30_both_96px'),
+    ('96 px instead of 64, without the corpus', 'c30_minibench', 'c30_minibench_96px'),
+    ('jitter and camera pairs, with the corpus', 'c30_both', 'c30_both_jitter'),
+    ('jitter and camera pairs, without the corpus', 'c30_minibench', 'c30_minibench_jitter'),
+    ('camera pairs alone, with the corpus', 'c30_both', 'c30_both_pairs'),
+]
+
+def _vs(a:tuple, b:tuple) -> str:
+    "Verdict on two (value, lo, hi) intervals: 'higher' or 'lower' where they do not overlap, else 'no difference beyond the noise'."
+    return 'higher' if b[1] > a[2] else 'lower' if b[2] < a[1] else 'no difference beyond the noise'
+
+def _det_last(r:dict):
+    "(AUC, lo, hi), (learned − image statistics, lo, hi) and the number of seeds at a run's last scored step, or None without a detection curve."
+    d = r['detection']
+    if d is None or 'd_stats' not in d: return None
+    x = d[d.step > 0].iloc[-1]
+    return (x.auc, x.ci_low, x.ci_high), (x.d_stats, x.d_stats_lo, x.d_stats_hi), int(x.seeds)
+
+def what_helps(results, # folder of run folders
+               questions:list=QUESTIONS, # (change, run without, run with)
+              ) -> pd.DataFrame:
+    "One row per question whose two runs are both present: held-out manipulation accuracy and detection AUC at each run's last step, with a verdict each (95 % intervals that do not overlap)."
+    runs = read_study(results); rows = []
+    for q, a, b in questions:
+        if a not in runs or b not in runs: continue
+        fa, fb = run_facts(runs[a]['curve']), run_facts(runs[b]['curve'])
+        ma, mb = (fa['last'], fa['last_lo'], fa['last_hi']), (fb['last'], fb['last_lo'], fb['last_hi'])
+        da, db = _det_last(runs[a]), _det_last(runs[b])
+        auc = lambda x: f"{_ci(*x[0])}, {x[2]} seed{'s' if x[2] > 1 else ''}" if x else 'n/a'
+        rows.append({'change': q, 'run without': a, 'run with': b, 'manipulation without': _ci(*ma), 'manipulation with': _ci(*mb), 'manipulation': _vs(ma, mb),
+                     'training loss': f"{fa['last_loss']:.2f} → {fb['last_loss']:.2f}", 'AUC without': auc(da), 'AUC with': auc(db),
+                     'detection': _vs(da[0], db[0]) if da and db else 'n/a', 'learned − image statistics, with': _ci(*db[1]) if db else 'n/a'})
+    return pd.DataFrame(rows).set_index('change') if rows else pd.DataFrame()
+
+def _helps_sentence(r:dict) -> str:
+    "One sentence for a row of `what_helps`."
+    det = f"; detection AUC {r['AUC without']} → {r['AUC with']}: {r['detection']}" if r['detection'] != 'n/a' else '; no detection curve for both'
+    return (f"With {r['change']} ({r['run without']} → {r['run with']}), held-out manipulation accuracy at the end is {r['manipulation without']} → {r['manipulation with']}: "
+            f"{r['manipulation']} (training loss {r['training loss']}){det}.")
+
 # %% ../nbs/07c_corpus_study.ipynb #594353c6
 def _beyond(d, col):
     "Scored steps (after step 0) where the paired interval of `col` lies above 0, and below 0"
     d = d[d.step > 0]
     return d[d[f'{col}_lo'] > 0].step.tolist(), d[d[f'{col}_hi'] < 0].step.tolist(), len(d)
 
+
+# %% ../nbs/07c_corpus_study.ipynb #dff31f60
+def _memorisation(runs:dict, base:str, corpus:str):
+    "Facts of the minibench-only run and of the corpus run, and whether the corpus delays memorisation (a higher loss at the end and a smaller fall from the peak)."
+    if base not in runs or corpus not in runs: raise AigfdError(f"need the runs {base} and {corpus} (found {', '.join(runs)})")
+    fb, fc = run_facts(runs[base]['curve']), run_facts(runs[corpus]['curve'])
+    return fb, fc, fc['last_loss'] > fb['last_loss'] and fc['drop'] < fb['drop']
+
+def _targets_met(runs:dict, names) -> dict:
+    "Run -> labels of the `cpu` preset's targets its curve reaches at some scored step after step 0."
+    return {n: [LABELS[m] for m, t in CPU_TARGETS.items() if runs[n]['curve'].query('step > 0')[m].max() >= t] for n in names if n in runs}
+
 def corpus_findings(results, # folder of run folders
                     base:str='c30_minibench', # minibench only, no jitter (one thread, as the corpus runs)
                     corpus:str='c30_both', # minibench + corpus, no jitter
-                    others:list=('c30_both_seed43', 'c30_both_seed44', 'c30_both_jitter', 'r18_64px_30min'), # more runs to report (other seeds, jitter, the earlier 2-thread run)
+                    others:list=('c30_both_seed43', 'c30_both_seed44', 'c60_both', 'c60_minibench', 'c30_both_96px', 'c30_minibench_96px', 'c30_both_jitter', 'c30_minibench_jitter', 'c30_both_pairs', 'r18_64px_30min'), # more runs to report where present
                    ) -> str:
     "Plain sentences from the result files: memorisation with and without the corpus, the targets, detection against the baselines."
     runs = read_study(results); have = [n for n in (base, corpus, *others) if n in runs]
-    if base not in runs or corpus not in runs: raise AigfdError(f"{results}: need the runs {base} and {corpus}")
-    fb, fc = run_facts(runs[base]['curve']), run_facts(runs[corpus]['curve'])
-    delays = fc['last_loss'] > fb['last_loss'] and fc['drop'] < fb['drop']
+    fb, fc, delays = _memorisation(runs, base, corpus)
     s = [f"**Does the corpus delay memorisation? {'Yes' if delays else 'No'}.** After {fb['last_step']:,} steps on the minibench alone the training loss is {fb['last_loss']:.2f} and manipulation accuracy has fallen "
          f"{fb['drop']:.2f} from its peak of {fb['peak']:.2f} (step {fb['peak_step']:,}); with the corpus the loss is {fc['last_loss']:.2f}, the peak {fc['peak']:.2f} (step {fc['peak_step']:,}) "
          f"and the fall {fc['drop']:.2f}" + (f"; manipulation learning starts at step {fc['onset']:,} instead of {fb['onset']:,}" if fc['onset'] and fb['onset'] and fc['onset'] != fb['onset'] else '') + '.']
@@ -94,10 +153,7 @@ def corpus_findings(results, # folder of run folders
         f = run_facts(runs[n]['curve'])
         s.append(f"{n} ({_data_label(runs[n]['config'])}, {f['last_step']:,} steps): peak {_ci(f['peak'], f['peak_lo'], f['peak_hi'])} at step {f['peak_step']:,}, "
                  f"{_ci(f['last'], f['last_lo'], f['last_hi'])} at the end, training loss {f['last_loss']:.2f}.")
-    met = {}
-    for n in have:
-        c = runs[n]['curve']; c = c[c.step > 0]
-        met[n] = [LABELS[m] for m, t in CPU_TARGETS.items() if c[m].max() >= t]
+    met = _targets_met(runs, have)
     allm = [n for n in have if len(met[n]) == len(CPU_TARGETS)]
     s.append(f"**Are the `cpu` preset's targets met?** " + (f"All of them by {', '.join(allm)}." if allm else "No run meets all of them: "
              + '; '.join(f"{n} meets {', '.join(met[n]) if met[n] else 'none'}" for n in have) + '.'))
@@ -107,23 +163,28 @@ def corpus_findings(results, # folder of run folders
         s.append(f"**{n}: do learned features beat random weights and pixel statistics beyond the noise?** Random weights: above at {len(ra)} of {k} scored steps"
                  + (f" ({', '.join(map(str, ra))})" if ra else '') + f", below at {len(rb)}; image statistics: above at {len(sa)}, below at {len(sb)}"
                  + (f" ({', '.join(map(str, sb))})" if sb and len(sb) < k else '') + '.')
+    h = what_helps(results)
+    if len(h): s.append('**What makes more faces help?** ' + ' '.join(_helps_sentence(r) for r in h.reset_index().to_dict('records')))
     return '\n\n'.join(s)
 
 # %% ../nbs/07c_corpus_study.ipynb #6199cdcd
 def corpus_lead(results, base:str='c30_minibench', corpus:str='c30_both', detect:list=('c30_both',)) -> str:
     "One sentence from the result files: memorisation with and without the corpus, the targets, and detection against both baselines."
     runs = read_study(results)
-    fb, fc = run_facts(runs[base]['curve']), run_facts(runs[corpus]['curve'])
-    delays = fc['last_loss'] > fb['last_loss'] and fc['drop'] < fb['drop']
-    met = [n for n in runs if n in (base, corpus, *detect) and all(runs[n]['curve'][m].max() >= t for m, t in CPU_TARGETS.items())]
+    fb, fc, delays = _memorisation(runs, base, corpus)
+    met = [n for n, m in _targets_met(runs, runs).items() if len(m) == len(CPU_TARGETS)]
     dets = [runs[n]['detection'] for n in detect if n in runs and runs[n]['detection'] is not None and 'd_stats' in runs[n]['detection']]
     k = sum(int((d.step > 0).sum()) for d in dets)
     above_r = sum(len(_beyond(d, 'd_random')[0]) for d in dets if 'd_random' in d); steps_s = sorted(x for d in dets for x in _beyond(d, 'd_stats')[0]); above_s = len(steps_s)
     below_s = sum(len(_beyond(d, 'd_stats')[1]) for d in dets)
+    h = what_helps(results); up, down = [list(h.index[h.manipulation == v]) if len(h) else [] for v in ('higher', 'lower')]
+    _names = lambda qs: ' and '.join(f"{q} ({h['run with'][q]})" for q in qs) if qs else 'none'
     at = lambda f: 'at its peak' if f['drop'] == 0 else f"{f['drop']:.2f} below its peak of {f['peak']:.2f}"
     return (f"With the pretext corpus, memorisation is {'delayed' if delays else 'not delayed'} (training loss {fc['last_loss']:.2f} against {fb['last_loss']:.2f} on the minibench alone "
             f"at step {fc['last_step']:,}; held-out manipulation accuracy {fc['last']:.2f} at the end, {at(fc)}, against {fb['last']:.2f}, {at(fb)}), "
             + (f"the `cpu` preset's targets are all met by {', '.join(met)}" if met else "no run meets all of the `cpu` preset's targets")
+            + (f", of {len(h)} single changes tried {_names(up)} raised held-out manipulation accuracy at the end beyond the noise"
+               + (f" and {_names(down)} lowered it" if down else '') if len(h) else '')
             + (f", and at {k} scored steps of {', '.join(f'{n} ({int(d.seeds.max())} seeds)' for n, d in zip(detect, dets))} the learned features beat random weights beyond the noise at {above_r} "
                f"and image statistics at {above_s}" + (f" (steps {', '.join(format(int(x), ',') for x in steps_s)})" if steps_s else '') + f", where image statistics are better beyond the noise at {below_s} (paired 95 % intervals; detection AUC on the demo's class-fair test faces)." if dets else ".") )
 
@@ -131,19 +192,19 @@ def corpus_lead(results, base:str='c30_minibench', corpus:str='c30_both', detect
 def plot_corpus(results, names:list, metrics=('manip_acc', 'manip_piecewise_affine', 'manip_mouth_180', 'rank_iso', 'rank_exposure')):
     "Panels of held-out accuracy (and the training loss) against steps, one line per run; chance dotted, targets dashed."
     import matplotlib.pyplot as plt
-    runs = read_study(results); names = [n for n in names if n in runs]
-    fig, axs = plt.subplots(2, 3, figsize=(13, 6.4), sharex=True)
+    runs = read_study(results); names = [n for n in names if n in runs and '_seed' not in n]  # one seed a configuration: the others are in the tables
+    fig, axs = plt.subplots(2, 3, figsize=(13, 6.8), sharex=True)
     for ax, m in zip(axs.flat, (*metrics, 'train_loss')):
         for n in names:
             c = runs[n]['curve']; c = c[c.step > 0]
-            ax.plot(c.step, c[m], marker='.', label=f"{n}: {_data_label(runs[n]['config'])}")
+            ax.plot(c.step, c[m], marker='.', label=f"{n}: {_run_label(runs[n]['config'], c.step.max())}")
             if f'{m}_lo' in c: ax.fill_between(c.step, c[f'{m}_lo'], c[f'{m}_hi'], alpha=.15)
         if m != 'train_loss':
             ax.axhline(0.5, color='grey', lw=1, ls=':'); ax.set_ylim(0.3, 1.0)
             if m in CPU_TARGETS: ax.axhline(CPU_TARGETS[m], color='red', lw=1, ls='--')
         ax.set_title(LABELS.get(m, 'training loss (smoothed)'), fontsize=9); ax.set_xscale('log')
     for ax in axs[-1]: ax.set_xlabel('optimisation steps (batch 32)')
-    axs.flat[0].legend(fontsize=7); fig.tight_layout()
+    h, l = axs.flat[0].get_legend_handles_labels(); fig.legend(h, l, fontsize=7, loc='lower center', ncol=3, bbox_to_anchor=(0.5, -0.06)); fig.tight_layout()
     return fig
 
 def publish_corpus(results, names:list, **kw) -> Path:
@@ -151,6 +212,7 @@ def publish_corpus(results, names:list, **kw) -> Path:
     import matplotlib.pyplot as plt
     results = Path(results); det = detection_table(results, names)
     txt = corpus_findings(results, **kw) + '\n\n' + to_markdown(corpus_table(results, names))
+    if len(h := what_helps(results)): txt += "\n\nWhat each change does (last steps; verdicts from 95 % intervals that do not overlap):\n\n" + to_markdown(h)
     if len(det): txt += ("\n\nDetection on the demo's class-fair test faces (mean AUC over the five generators; paired 95 % intervals over test faces and seeds, AUC points):\n\n"
                          + to_markdown(det))
     (results/'corpus.md').write_text(txt + '\n'); (results/'corpus_lead.md').write_text(corpus_lead(results) + '\n')
@@ -158,4 +220,6 @@ def publish_corpus(results, names:list, **kw) -> Path:
     return results/'corpus.md'
 
 # %% ../nbs/07c_corpus_study.ipynb #cd23123d
-CORPUS_RUNS = ['r18_64px_30min', 'c30_minibench', 'c30_both', 'c30_both_seed43', 'c30_both_seed44', 'c30_both_jitter']  # the order of the tables
+CORPUS_RUNS = ['r18_64px_30min', 'c30_minibench', 'c30_both', 'c30_both_seed43', 'c30_both_seed44', 'c60_minibench', 'c60_both',
+               'c30_minibench_96px', 'c30_both_96px', 'c30_minibench_jitter', 'c30_both_jitter', 'c30_both_pairs']  # the order of the tables (absent runs are left out)
+

@@ -19,7 +19,7 @@ from .landmarks import landmarks_for
 from .manipulate import manipulate_all
 from .study import beats_random
 from .corpus import pretext_dls, Jitter
-from .corpus_study import run_facts
+from .corpus_study import run_facts, CORPUS_RUNS
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .budget import step_seconds, plan_run
@@ -322,7 +322,7 @@ def _study_results():
 
 def _corpus_position(study, n:int) -> list:
     "Where step `n` sits on the corpus study's curves (`aigfd.corpus_study`): every run's onset of manipulation learning, from the result files."
-    runs = [r for r in ('r18_64px_30min', 'c30_minibench', 'c30_both', 'c30_both_jitter', 'c30_both_pairs') if study is not None and (study/r/'curve.csv').exists()]
+    runs = [r for r in CORPUS_RUNS if '_seed' not in r and study is not None and (study/r/'curve.csv').exists()]
     if not runs: return []
     f = {r: run_facts(pd.read_csv(study/r/'curve.csv')) for r in runs}
     on = ', '.join(f"{r} {'step ' + format(x['onset'], ',') if x['onset'] else 'never'}" for r, x in f.items())
