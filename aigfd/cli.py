@@ -81,7 +81,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
     if crop is not None and crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
     if dedup not in ('exact', 'near', 'none'): raise AigfdError(f"--dedup {dedup!r}: choose exact, near or none")
     _distinct_outputs(real, out=out)
-    from aigfd.repro import threads as _threads, environment
+    from aigfd.machine import threads as _threads, environment
     with _threads(threads):
         det = fit_detector(real, model, None, _int_or_auto(n_components, 'n-components'), fpr, crop, 'auto' if jpeg_quality is None else jpeg_quality or None,
                            covariance_type=covariance, pca_dim=None if pca_dim.lower() == 'none' else _int_or_auto(pca_dim, 'pca-dim'),
@@ -119,7 +119,8 @@ def aigfd_evaluate(detector:str, # detector file
     from aigfd.gmm import Detector
     from aigfd.core import check_number, check_out_path, atomic_write
     check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
-    from aigfd.repro import threads as _threads, environment, evaluation_report
+    from aigfd.machine import threads as _threads, environment
+    from aigfd.repro import evaluation_report
     with _threads(threads):
         env = environment()
         det = Detector.load(detector)

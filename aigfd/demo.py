@@ -27,7 +27,8 @@ from fastai.torch_core import no_random
 from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
 from .gmm import Detector, GMMError
 from .runtime import export_after_save
-from .repro import environment, threads, bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
+from .machine import environment, threads
+from .repro import bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
 from .protocol import get_protocol
 from .calibrate import fpr_interval
 from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,

@@ -164,7 +164,7 @@ def learning_run(out, # run folder
                  **overrides, # `TrainConfig` fields (arch, img_size, bs, lr, sched, warmup, wd, seed, ...)
                 ) -> pd.DataFrame:
     "Train the `cpu` preset with `overrides` on the demo's pretext data, scoring the probe set along the way; returns `curve.csv`."
-    from aigfd.repro import threads
+    from aigfd.machine import threads
     out = Path(out); cfg = get_config('cpu', out=str(out), threads=n_threads, variants=variants, budget_s=None, **overrides)  # the budget is checked here, below
     with threads(n_threads):
         dls = pretext_dls(demo_dir, mb, size=cfg.img_size, bs=cfg.bs, seed=cfg.seed, protocol=cfg.protocol, variants=variants, p_clean=p_clean,
