@@ -29,7 +29,8 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
     "Score face images: status, log-likelihood, percentile among photographic faces and verdict."
     from aigfd.core import check_number, check_out_path, AigfdError, atomic_write
     import pandas as pd
-    from aigfd.runtime import score_images, read_detector_file, ENGINES
+    from aigfd.runtime import score_images, ENGINES
+    from aigfd.detector_file import read_detector_file
     check_number(bs, '--bs', 1, integer=True); check_number(min_face, '--min-face', 0, integer=True)
     check_out_path(csv, '--csv'); check_out_path(json, '--json'); _distinct_outputs(paths, csv=csv, json=json)
     if engine not in ENGINES: raise AigfdError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
@@ -72,7 +73,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
               dedup:str='exact', # copies among the faces: 'exact' (same pixels) dropped, 'near' near copies too, 'none' kept; copies kept share a cross-fitting fold
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
-    from aigfd.gmm import fit_detector
+    from aigfd.detector import fit_detector
     from aigfd.protocol import deviation_text
     from aigfd.core import check_number, check_out_path, AigfdError
     from aigfd.preprocess import CROPS
@@ -116,7 +117,7 @@ def aigfd_evaluate(detector:str, # detector file
                   ):
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER), each with a 95 % bootstrap interval."
     from aigfd.evaluate import evaluate_detector, table_i, save_table, to_markdown
-    from aigfd.gmm import Detector
+    from aigfd.detector import Detector
     from aigfd.core import check_number, check_out_path, atomic_write
     check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
     from aigfd.machine import threads as _threads, environment
@@ -156,7 +157,7 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
     "Run the whole method on the minibench with the `cpu` preset and write a report folder."
     from aigfd.demo import run_demo
     from aigfd.minibench import rebuild_note
-    from aigfd.core import minibench_path
+    from aigfd.minibench import minibench_path
     if download and minibench_path(minibench, must_exist=False) is None: aigfd_data.__wrapped__('minibench', dest=minibench)
     if note := rebuild_note(minibench_path(minibench)): print(note)
     ov = {k: v for k, v in dict(epochs=epochs, threads=threads, train_seeds=seeds, protocol=protocol).items() if v is not None}

@@ -8,7 +8,7 @@ from aigfd.core import AigfdError, load_image, scan_images, image_files, Skipped
 from aigfd.cli import main
 from conftest import run_cli
 from aigfd.exif import exif_table, read_exif, meta_rows, EXIF_IFD
-from aigfd.gmm import Detector, fit_detector
+from aigfd.detector import Detector, fit_detector
 from aigfd.evaluate import evaluate_detector
 from aigfd.landmarks import Landmarker, landmarks_for
 from aigfd.manipulate import generate_negatives
