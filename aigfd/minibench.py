@@ -18,7 +18,7 @@ from .fetch import RAW_HOST, fetch_sources, _progress
 # %% auto #0
 __all__ = ['NONCOMMERCIAL', 'SAVE_KW', 'COPY_REPOS', 'package_data', 'registry_manifest', 'read_sources', 'recipe_kind',
            'tile_box', 'decode_source', 'rebuild_file', 'read_tem', 'landmarks_csv', 'pixel_hash', 'pixel_difference',
-           'licence_summary', 'download_hint', 'user_minibench_dir', 'minibench_path', 'read_manifest',
+           'user_minibench_dir', 'minibench_path', 'read_manifest', 'licence_summary', 'download_hint',
            'rebuild_registry', 'build_minibench', 'rebuild_status', 'rebuild_note', 'incomplete_error',
            'sources_fixtures_path', 'minibench_sources_path']
 
@@ -141,6 +141,24 @@ def _describe(d:dict) -> str:
     if 'shape' in d: s += f" (size {d['shape']})"
     return s
 
+# %% ../nbs/14_minibench.ipynb #b8c7facf
+def _minibench_candidates(): return _shared_candidates('minibench')
+
+def user_minibench_dir() -> Path:
+    "Where `aigfd data minibench` puts the minibench by default: `platformdirs.user_data_dir('aigfd')/minibench`."
+    return user_data_path('minibench')
+
+def minibench_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
+                   must_exist:bool=True, # raise `DataNotFoundError` when not found
+                  ) -> Path|None:
+    "Locate the minibench: `path`, then `$AIGFD_MINIBENCH`, then a sibling `shared/data/minibench`, then `user_minibench_dir()`."
+    return find_data('minibench', path, must_exist, _minibench_candidates(), hint=download_hint)
+
+def read_manifest(root:str|os.PathLike|None=None, # minibench folder (resolved by `minibench_path` if None)
+                 ) -> pd.DataFrame:
+    "The minibench manifest with an absolute `file` column added."
+    return read_data_manifest(minibench_path(root))
+
 # %% ../nbs/14_minibench.ipynb #aa7ead03
 def licence_summary(m:pd.DataFrame|None=None, # manifest rows (default: the whole registry manifest)
                     flags:dict|None=None, # folder name -> a note to flag it with (default: the non-commercial sets)
@@ -162,24 +180,6 @@ def download_hint() -> str:
             f"  licences: CC BY 4.0, CC BY-SA 4.0, MIT, public domain; {nc} stylegan2_ffhq faces are under NVIDIA's "
             f"non-commercial licence (--exclude-noncommercial skips them)\n"
             f"  or point AIGFD_MINIBENCH at an existing copy")
-
-# %% ../nbs/14_minibench.ipynb #b8c7facf
-def _minibench_candidates(): return _shared_candidates('minibench')
-
-def user_minibench_dir() -> Path:
-    "Where `aigfd data minibench` puts the minibench by default: `platformdirs.user_data_dir('aigfd')/minibench`."
-    return user_data_path('minibench')
-
-def minibench_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
-                   must_exist:bool=True, # raise `DataNotFoundError` when not found
-                  ) -> Path|None:
-    "Locate the minibench: `path`, then `$AIGFD_MINIBENCH`, then a sibling `shared/data/minibench`, then `user_minibench_dir()`."
-    return find_data('minibench', path, must_exist, _minibench_candidates(), hint=download_hint)
-
-def read_manifest(root:str|os.PathLike|None=None, # minibench folder (resolved by `minibench_path` if None)
-                 ) -> pd.DataFrame:
-    "The minibench manifest with an absolute `file` column added."
-    return read_data_manifest(minibench_path(root))
 
 # %% ../nbs/14_minibench.ipynb #09e03b52
 def _write(p:Path, data:bytes):
