@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import minibench_path, read_manifest, AigfdError, load_image, track, atomic_write
+from .core import AigfdError, load_image, track, atomic_write
+from .minibench import minibench_path, read_manifest
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for
 from .manipulate import manipulate_all
@@ -24,14 +25,17 @@ from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .budget import step_seconds, plan_run
 from fastai.torch_core import no_random
-from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
-from .gmm import Detector, GMMError
+from .features import make_backbone, ImageStats, extract_features
+from .preprocess import ok_mask, config_preprocess
+from .gmm import GMMError
+from .detector import Detector
 from .runtime import export_after_save
-from .repro import environment, threads, bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
+from .machine import environment, threads
+from .repro import bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
 from .protocol import get_protocol
 from .calibrate import fpr_interval
 from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,
-                            save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep, face_counts)
+                            save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep, face_counts, baseline_extractors)
 
 # %% auto #0
 __all__ = ['log', 'VARIANTS', 'DEMO_TRAIN_S', 'COMPARISONS', 'demo_split', 'demo_config', 'heldout_fpr_text', 'run_demo']
@@ -143,13 +147,8 @@ def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
 # %% ../nbs/10_demo.ipynb #92fb77f8
 def _extractors(out, c):
     m = load_model(out/'run'/'final.safetensors')
-    rnd = make_backbone('aigfd', arch=c['arch'], emb_dim=m.config['emb_dim'], seed=c['seed'])  # the same weights whether or not training ran in this process
     abl = {v: load_model(out/VARIANTS[v][0]/'final.safetensors') for v in list(VARIANTS)[1:]} if c['ablations'] else {}
-    return {'aigfd (ours)': m, **abl, 'same network, random weights': rnd, 'image statistics': ImageStats()}
-
-def _pre(c, normalised=True):
-    rs = get_protocol(c['protocol']).resize
-    return Preprocess(size=c['img_size'], crop='face', jpeg_quality=c['jpeg_quality'], resize=rs) if normalised else Preprocess(size=c['img_size'], resize=rs)
+    return {'aigfd (ours)': m, **abl, **baseline_extractors(c['arch'], m.config['emb_dim'], c['seed'])}  # the same random weights whether or not training ran in this process
 
 def _step_features(out, c, mb):
     tab = pd.read_csv(out/'split.csv'); feats = {}; border = pd.Series(False, index=tab.index)
@@ -157,7 +156,7 @@ def _step_features(out, c, mb):
         exts = _extractors(out, c) if norm else {'image statistics, files as stored': ImageStats()}
         for part in ('fit', 'test', 'pretext') if norm else ('fit', 'test'):  # each image is read and preprocessed once, then goes through every extractor
             rows = tab[(tab.split == part) & tab.face_found]  # images without a face are left out of the face evaluation (counted in faces.csv)
-            X, st = extract_features(list(rows.path), exts if part != 'pretext' else {'aigfd (ours)': exts['aigfd (ours)']}, _pre(c, norm), bs=64)
+            X, st = extract_features(list(rows.path), exts if part != 'pretext' else {'aigfd (ours)': exts['aigfd (ours)']}, config_preprocess(c, norm), bs=64)
             ok = ok_mask(st, face=norm)
             if norm: border[rows.index] = st.border.to_numpy()
             for name, x in X.items(): feats[f'{name}|{part}'] = x[ok]
@@ -201,7 +200,7 @@ def _step_eval(out, c, mb):
     sw = sweep_components(F['aigfd (ours)|fit'], sc, F['aigfd (ours)|test'], ks=c['sweep'], cap=c['cap'], seed=c['seed'], fpr=c['fpr'], pca_dim=c['sweep_pca_dim'], threshold=c['threshold'], method=get_protocol(c['protocol']).threshold, dtype=get_protocol(c['protocol']).gmm_dtype)
     sw.to_csv(out/'components_sweep.csv', index=False); _save_fig(plot_sweep(sw), out/'components_sweep.png')
     m = load_model(out/'run'/'final.safetensors')
-    fit = partial(Detector.fit, None, model=m, backbone=dict(kind='aigfd', arch=c['arch'], emb_dim=m.config['emb_dim']), pre=_pre(c), feats=F['aigfd (ours)|fit'], fpr=c['fpr'], protocol=c['protocol'])
+    fit = partial(Detector.fit, None, model=m, backbone=dict(kind='aigfd', arch=c['arch'], emb_dim=m.config['emb_dim']), pre=config_preprocess(c), feats=F['aigfd (ours)|fit'], fpr=c['fpr'], protocol=c['protocol'])
     det = fit(**cal['aigfd (ours)']['gmm'], threshold=c['threshold'])  # the settings selected above
     det.info.update(data='minibench', split='fit', demo=c); det.save(out/'detector.safetensors')
     if why := export_after_save(out/'detector.safetensors'): log.warning(why)  # so that `aigfd score` runs without torch
@@ -253,7 +252,7 @@ def _step_seed_features(out, c, mb):
     feats = {}
     for part in ('fit', 'test') if exts else ():
         rows = pd.read_csv(out/f'{part}_rows.csv')
-        X, st = extract_features(list(rows.path), exts, _pre(c), bs=64)
+        X, st = extract_features(list(rows.path), exts, config_preprocess(c), bs=64)
         if not ok_mask(st).all(): raise AigfdError(f"{(~ok_mask(st)).sum()} {part} faces that the first seed's features read could not be read now")
         for k, x in X.items(): feats[f'{k}|{part}'] = x
     np.savez(out/'features_seeds.npz', **feats)

@@ -6,50 +6,17 @@ Docs: https://aigfd.github.io/aigfd/repro.html.md"""
 
 # %% ../nbs/09b_repro.ipynb #39989741
 from __future__ import annotations
-import json, os, platform, sys, math
-from contextlib import contextmanager
+import json, os, sys, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import AigfdError
 
 # %% auto #0
-__all__ = ['VERSIONED', 'METRICS', 'RESULTS_FORMAT', 'NAMES', 'environment', 'threads', 'binary_metrics', 'Bootstrap',
-           'bootstrap_scores', 'summarise', 'paired_difference', 'compare', 'write_results', 'read_results',
-           'environment_line', 'results_markdown', 'interval_tables', 'evaluation_report', 'check_results',
-           'settings_differences', 'environment_differences', 'published_paths', 'published_path', 'reproduce']
-
-# %% ../nbs/09b_repro.ipynb #44047811
-VERSIONED = ('torch', 'numpy', 'scikit-learn', 'fastai', 'timm', 'Pillow', 'scipy')
-
-def _version(pkg):
-    from importlib.metadata import version, PackageNotFoundError
-    try: return version(pkg)
-    except PackageNotFoundError: return None
-
-def environment(protocol:str|None=None, # the protocol of the run (None: 'paper', the default protocol)
-               ) -> dict:
-    "What decides the bits of a run besides its settings: thread counts, library versions, CPU capability, protocol."
-    import torch
-    from threadpoolctl import threadpool_info
-    blas = sorted({(i['internal_api'], i['num_threads']) for i in threadpool_info() if i['user_api'] == 'blas'})
-    return dict(protocol=protocol or 'paper', torch_threads=torch.get_num_threads(), torch_interop_threads=torch.get_num_interop_threads(),
-                blas_threads={api: n for api, n in blas}, cpu_capability=torch.backends.cpu.get_cpu_capability(),
-                versions={p: _version(p) for p in VERSIONED}, python=platform.python_version(), machine=platform.machine())
-
-@contextmanager
-def threads(n:int|None, # threads for torch and every BLAS/OpenMP pool (None: leave as they are)
-           ):
-    "Run the block with `n` compute threads in torch and in the BLAS libraries (numpy, scipy, scikit-learn); restore them after."
-    import torch
-    from threadpoolctl import threadpool_limits
-    if n is None: yield; return
-    if int(n) < 1: raise AigfdError(f"threads must be at least 1, got {n}")
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        with threadpool_limits(limits=int(n)): yield
-    finally: torch.set_num_threads(old)
+__all__ = ['METRICS', 'RESULTS_FORMAT', 'NAMES', 'binary_metrics', 'Bootstrap', 'bootstrap_scores', 'summarise',
+           'paired_difference', 'compare', 'write_results', 'read_results', 'environment_line', 'results_markdown',
+           'interval_tables', 'evaluation_report', 'check_results', 'settings_differences', 'environment_differences',
+           'published_paths', 'published_path', 'reproduce']
 
 # %% ../nbs/09b_repro.ipynb #f8df33b1
 METRICS = ('acc', 'ap', 'auc', 'tpr@1%fpr', 'tpr@5%fpr', 'eer')  # the columns of `aigfd.evaluate.detection_metrics`

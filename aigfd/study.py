@@ -15,7 +15,8 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     warnings.filterwarnings('ignore', category=FutureWarning)
     from fastai.callback.core import Callback, CancelFitException, CancelValidException
 import logging
-from .core import pretext_path, AigfdError, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, track
+from .core import AigfdError, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, track
+from .pretext import pretext_path
 from .data import get_dls, minibench_items
 from .corpus import pretext_dls, Jitter
 from .model import AIGFDNet, save_model, load_model
@@ -164,7 +165,7 @@ def learning_run(out, # run folder
                  **overrides, # `TrainConfig` fields (arch, img_size, bs, lr, sched, warmup, wd, seed, ...)
                 ) -> pd.DataFrame:
     "Train the `cpu` preset with `overrides` on the demo's pretext data, scoring the probe set along the way; returns `curve.csv`."
-    from aigfd.repro import threads
+    from aigfd.machine import threads
     out = Path(out); cfg = get_config('cpu', out=str(out), threads=n_threads, variants=variants, budget_s=None, **overrides)  # the budget is checked here, below
     with threads(n_threads):
         dls = pretext_dls(demo_dir, mb, size=cfg.img_size, bs=cfg.bs, seed=cfg.seed, protocol=cfg.protocol, variants=variants, p_clean=p_clean,
@@ -197,10 +198,11 @@ def steps_detection(runs:list, # run folders of one configuration (one per train
                     steps:list|None=None, # scored steps to use (default: all of them)
                    ) -> pd.DataFrame:
     "Mean AUC over generators per step (95 % interval over test faces and seeds), the random-weights rows (step -1), and per step the paired differences learned - random weights and learned - image statistics (`d_random*`, `d_stats*`, AUC points)."
-    from aigfd.features import extract_features, make_backbone, ok_mask, ImageStats
+    from aigfd.features import extract_features, make_backbone, ImageStats
+    from aigfd.preprocess import ok_mask
     from aigfd.evaluate import fit_and_score
     from aigfd.repro import bootstrap_scores, summarise, paired_difference
-    from aigfd.demo import _pre
+    from aigfd.preprocess import config_preprocess as _pre
     demo_dir = Path(demo_dir); gmm = gmm or dict(n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto')
     c = json.loads((demo_dir/'config.json').read_text()) if (demo_dir/'config.json').exists() else {}  # the demo's settings
     exts, size = {}, None

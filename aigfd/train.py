@@ -373,7 +373,7 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
     if cfg.init == 'exif-as-language' and not cfg.weights: raise AigfdError(
         "init 'exif-as-language' (the paper preset) needs weights='/path/to/wrapper_75_new.pth', "
         "the EXIF-as-language checkpoint; or choose init='random' or 'timm'")
-    from aigfd.repro import threads, environment
+    from aigfd.machine import threads, environment
     with threads(cfg.threads):
         env = environment(getattr(cfg, 'protocol', None))
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
