@@ -118,7 +118,7 @@ def aigfd_evaluate(detector:str, # detector file
     from aigfd.evaluate import evaluate_detector, table_i, save_table, to_markdown
     from aigfd.gmm import Detector
     from aigfd.core import check_number, check_out_path, atomic_write
-    check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
+    check_number(cap, '--cap', 1, integer=True); check_number(n_boot, '--n-boot', 0, integer=True); check_out_path(out, '--out', folder=True)
     from aigfd.repro import threads as _threads, environment, evaluation_report
     with _threads(threads):
         env = environment()
