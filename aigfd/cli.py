@@ -119,7 +119,7 @@ def aigfd_evaluate(detector:str, # detector file
     from aigfd.evaluate import evaluate_detector, table_i, save_table, to_markdown
     from aigfd.detector import Detector
     from aigfd.core import check_number, check_out_path, atomic_write
-    check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
+    check_number(cap, '--cap', 1, integer=True); check_number(n_boot, '--n-boot', 0, integer=True); check_out_path(out, '--out', folder=True)
     from aigfd.machine import threads as _threads, environment
     from aigfd.repro import evaluation_report
     with _threads(threads):
