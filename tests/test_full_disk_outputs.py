@@ -120,7 +120,7 @@ def test_write_results_on_a_full_disk(disk_full_for, tmp_path):
 
 WRITERS = {'to_csv', 'to_json', 'write_text', 'write_bytes', 'savefig', 'savez', 'save_file'}
 KNOWN = {('study.py', 'curve.csv'), ('study.py', 'study.json'), ('study.py', 'summary.md'), ('study.py', 'curves.png'), ('study.py', 'detection.png'),
-         ('study.py', 'detection.csv'), ('corpus_study.py', 'corpus.md'), ('corpus_study.py', 'corpus_lead.md'), ('corpus_study.py', 'corpus.png'),  # the study notebooks (07b, 07c): the lead's, reported
+         ('study.py', 'detection.csv'),  # the study notebooks (07b, 07c): the lead's, reported
          ('teach.py', 'p.write_bytes(bytes(content))')}  # an upload copied into a temporary directory to be read
 
 def _direct_writes(src:str) -> list:
