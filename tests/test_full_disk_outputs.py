@@ -119,9 +119,7 @@ def test_write_results_on_a_full_disk(disk_full_for, tmp_path):
 # ---- no direct writes of outputs to their final path ----
 
 WRITERS = {'to_csv', 'to_json', 'write_text', 'write_bytes', 'savefig', 'savez', 'save_file'}
-KNOWN = {('study.py', 'curve.csv'), ('study.py', 'study.json'), ('study.py', 'summary.md'), ('study.py', 'curves.png'), ('study.py', 'detection.png'),
-         ('study.py', 'detection.csv'),  # the study notebooks (07b, 07c): the lead's, reported
-         ('teach.py', 'p.write_bytes(bytes(content))')}  # an upload copied into a temporary directory to be read
+KNOWN = {('teach.py', 'p.write_bytes(bytes(content))')}  # an upload copied into a temporary directory to be read
 
 def _direct_writes(src:str) -> list:
     "(line, call) of writer calls (`.to_csv(p)`, `p.write_text(...)`, `fig.savefig(p)`, `np.savez(p)`...) outside an `atomic_write` call whose target is not an in-memory buffer or a temporary file."
