@@ -97,7 +97,8 @@ def test_demo_on_a_full_disk(tmp_path):
 @pytest.mark.parametrize('target', ['exif.csv', 'exif.png'])
 def test_demo_report_outputs_on_a_full_disk(target, disk_full_for, tmp_path):
     "The demo's report writers (`_csv`, `_save_fig`, the others alike) on the EXIF step of the real minibench: `WriteError` naming the file, nothing left."
-    from aigfd.core import WriteError, minibench_path
+    from aigfd.core import WriteError
+    from aigfd.minibench import minibench_path
     from aigfd.demo import _step_exif
     mb = minibench_path(None, must_exist=False)
     if mb is None: pytest.skip('no minibench')
