@@ -9,11 +9,12 @@
 Both run exactly the cells `nbdev-test` runs (cells flagged with `tst_flags`, `#| slow` and `#| gpu`, are skipped: they keep
 no output), with figures as plain PNG (not retina). Saving keeps a reader's view lean and quiet: widget outputs keep the
 static PNG snapshot beside them (the live widget needs a kernel; Run All redraws it), no stderr or error output is saved
-(a warning a student would read as an error fails the save), and no single output may exceed 300 KB (a photo-heavy PNG is stored with 256 colours, and smaller if it must)."""
-import json, os, re, sys, time
+(a warning a student would read as an error fails the save), no temporary path may show, and no single output may exceed 300 KB (a photo-heavy PNG is stored with 256 colours, and smaller if it must)."""
+import json, os, re, sys, tempfile, time
 from pathlib import Path
 
 MAX_OUT = 300_000
+TMP = os.path.join(tempfile.gettempdir(), '')  # a path under it in a saved output is a reader's puzzle and changes on every save
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 IMAGES = ('image/png', 'image/jpeg', 'image/svg+xml')
 
@@ -73,6 +74,7 @@ def _lean(o, where):
         o['data'] = {m: v for m, v in d.items() if m != WIDGET}
     o.pop('transient', None)
     if 'image/png' in o.get('data', {}) and len(json.dumps(o)) > MAX_OUT: o['data']['image/png'] = _smaller_png(o['data']['image/png'])
+    if TMP in json.dumps(o): raise SystemExit(f"FAIL: {where}: shows a temporary path ({TMP}...): print names relative to their folder")
     n = len(json.dumps(o))
     if n > MAX_OUT: raise SystemExit(f"FAIL: {where}: an output of {n//1000} KB (at most {MAX_OUT//1000} KB: lower the dpi or the size)")
     return o
@@ -98,6 +100,8 @@ def check(fn):
     fn = Path(fn)
     t0 = time.time()
     raw = json.loads(fn.read_text())
+    tmp = [f"cell {i} (id {c.get('id')})" for i, c in enumerate(raw['cells']) if c['cell_type'] == 'code' and TMP in json.dumps(c.get('outputs', []))]
+    if tmp: raise SystemExit(f"FAIL: {fn}: committed outputs show a temporary path ({TMP}...) in {', '.join(tmp)}: print names relative to their folder, then save")
     outs, err = _run(fn)
     if err: print(err); raise SystemExit(f"FAIL: {fn}: a cell raised (see above)")
     bad = [f"cell {i} (id {c.get('id')})" for i, c in enumerate(raw['cells'])

@@ -29,7 +29,8 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
     "Score face images: status, log-likelihood, percentile among photographic faces and verdict."
     from aigfd.core import check_number, check_out_path, AigfdError, atomic_write
     import pandas as pd
-    from aigfd.runtime import score_images, read_detector_file, ENGINES
+    from aigfd.runtime import score_images, ENGINES
+    from aigfd.detector_file import read_detector_file
     check_number(bs, '--bs', 1, integer=True); check_number(min_face, '--min-face', 0, integer=True)
     check_out_path(csv, '--csv'); check_out_path(json, '--json'); _distinct_outputs(paths, csv=csv, json=json)
     if engine not in ENGINES: raise AigfdError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
@@ -72,7 +73,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
               dedup:str='exact', # copies among the faces: 'exact' (same pixels) dropped, 'near' near copies too, 'none' kept; copies kept share a cross-fitting fold
              ):
     "Fit the GMM detector on photographic faces and save it to one file."
-    from aigfd.gmm import fit_detector
+    from aigfd.detector import fit_detector
     from aigfd.protocol import deviation_text
     from aigfd.core import check_number, check_out_path, AigfdError
     from aigfd.preprocess import CROPS
@@ -81,7 +82,7 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
     if crop is not None and crop not in CROPS: raise AigfdError(f"--crop {crop!r}: choose one of {', '.join(CROPS)}")
     if dedup not in ('exact', 'near', 'none'): raise AigfdError(f"--dedup {dedup!r}: choose exact, near or none")
     _distinct_outputs(real, out=out)
-    from aigfd.repro import threads as _threads, environment
+    from aigfd.machine import threads as _threads, environment
     with _threads(threads):
         det = fit_detector(real, model, None, _int_or_auto(n_components, 'n-components'), fpr, crop, 'auto' if jpeg_quality is None else jpeg_quality or None,
                            covariance_type=covariance, pca_dim=None if pca_dim.lower() == 'none' else _int_or_auto(pca_dim, 'pca-dim'),
@@ -116,10 +117,11 @@ def aigfd_evaluate(detector:str, # detector file
                   ):
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER), each with a 95 % bootstrap interval."
     from aigfd.evaluate import evaluate_detector, table_i, save_table, to_markdown
-    from aigfd.gmm import Detector
+    from aigfd.detector import Detector
     from aigfd.core import check_number, check_out_path, atomic_write
-    check_number(cap, '--cap', 1, integer=True); check_out_path(out, '--out', folder=True)
-    from aigfd.repro import threads as _threads, environment, evaluation_report
+    check_number(cap, '--cap', 1, integer=True); check_number(n_boot, '--n-boot', 0, integer=True); check_out_path(out, '--out', folder=True)
+    from aigfd.machine import threads as _threads, environment
+    from aigfd.repro import evaluation_report
     with _threads(threads):
         env = environment()
         det = Detector.load(detector)
@@ -155,7 +157,7 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
     "Run the whole method on the minibench with the `cpu` preset and write a report folder."
     from aigfd.demo import run_demo
     from aigfd.minibench import rebuild_note
-    from aigfd.core import minibench_path
+    from aigfd.minibench import minibench_path
     if download and minibench_path(minibench, must_exist=False) is None: aigfd_data.__wrapped__('minibench', dest=minibench)
     if note := rebuild_note(minibench_path(minibench)): print(note)
     ov = {k: v for k, v in dict(epochs=epochs, threads=threads, train_seeds=seeds, protocol=protocol).items() if v is not None}

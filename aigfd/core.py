@@ -14,14 +14,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'UNDECODABLE', 'MAX_PIXELS',
-           'SYSTEM_FOLDERS', 'SLOW_SKIPPED', 'AigfdError', 'DataNotFoundError', 'user_data_path', 'user_minibench_dir',
-           'find_data', 'minibench_path', 'read_manifest', 'pretext_path', 'read_pretext_manifest', 'cache_dir',
-           'CacheWarning', 'bad_cache_entry', 'cache_unwritable', 'sniff_format', 'undecodable_reason',
-           'register_plugins', 'ImageReadError', 'load_image', 'file_sha256', 'check_files', 'pretext_registry',
-           'check_pretext', 'require_pretext', 'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning',
-           'pillow_exts', 'skip_reason', 'folder_skip_reason', 'scan_images', 'warn_skipped', 'sub_folders',
-           'no_images_error', 'check_out_path', 'WriteError', 'atomic_write', 'output_stems', 'check_number',
-           'skip_slow_lines', 'skip_slow_cells']
+           'SYSTEM_FOLDERS', 'SLOW_SKIPPED', 'AigfdError', 'DataNotFoundError', 'user_data_path', 'find_data',
+           'read_data_manifest', 'cache_dir', 'CacheWarning', 'bad_cache_entry', 'cache_unwritable', 'sniff_format',
+           'undecodable_reason', 'register_plugins', 'ImageReadError', 'load_image', 'file_sha256', 'check_files',
+           'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning', 'pillow_exts', 'skip_reason',
+           'folder_skip_reason', 'scan_images', 'warn_skipped', 'sub_folders', 'no_images_error', 'check_out_path',
+           'WriteError', 'atomic_write', 'output_stems', 'check_number', 'skip_slow_lines', 'skip_slow_cells']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -46,72 +44,45 @@ def _shared_candidates(name:str):
         yield r/rel          # shared/ inside a folder
         yield r.parent/rel   # shared/ beside the checkout
 
-def _minibench_candidates(): return _shared_candidates('minibench')
-
 def user_data_path(name:str) -> Path:
     "Where `aigfd data NAME` puts data set NAME by default: `platformdirs.user_data_dir('aigfd')/NAME`."
     import platformdirs
     return Path(platformdirs.user_data_dir('aigfd', appauthor=False))/name
 
-def user_minibench_dir() -> Path:
-    "Where `aigfd data minibench` puts the minibench by default: `platformdirs.user_data_dir('aigfd')/minibench`."
-    return user_data_path('minibench')
-
-_LABELS = dict(pretext='pretext corpus')  # how messages name a data set (default: its name)
-
-def _missing(name:str, msg:str) -> DataNotFoundError:
-    try: msg += '\n' + importlib.import_module(f'aigfd.{name}').download_hint()
+def _missing(msg:str, hint=None) -> DataNotFoundError:
+    try: msg += '\n' + hint() if hint is not None else ''
     except Exception: pass  # the hint is a courtesy; never hide the error behind another one
     return DataNotFoundError(msg)
 
-def find_data(name:str, # data set: 'minibench' or 'pretext' (its variable is `$AIGFD_NAME`, its module `aigfd.NAME`)
+def find_data(name:str, # data set: 'minibench' or 'pretext' (its variable is `$AIGFD_NAME`)
               path:str|os.PathLike|None=None, # explicit location; overrides everything
               must_exist:bool=True, # raise `DataNotFoundError` (with the command that gets it) when not found
               candidates=None, # sibling folders to try (default: `shared/data/NAME` inside or beside the checkout)
+              hint=None, # () -> str: how to get the data set, added to the error (its module's `download_hint`)
+              label:str|None=None, # how messages name the data set (default: `name`)
              ) -> Path|None:
     "Locate data set `name` (a folder with a manifest.csv): `path`, then `$AIGFD_NAME`, then a sibling `shared/data/NAME`, then `user_data_path(name)`."
-    env, what = f'AIGFD_{name.upper()}', _LABELS.get(name, name)
+    env, what = f'AIGFD_{name.upper()}', label or name
     src = 'argument'
     if path is None: path, src = os.environ.get(env) or None, f'${env}'
     if path is not None:
         p = Path(path).expanduser()
         if (p/'manifest.csv').exists(): return p
-        if must_exist: raise _missing(name, f"{what} not found at {p} (from {src}): no manifest.csv there")
+        if must_exist: raise _missing(f"{what} not found at {p} (from {src}): no manifest.csv there", hint)
         return None
     for c in [*(_shared_candidates(name) if candidates is None else candidates), user_data_path(name)]:
         if (c/'manifest.csv').exists(): return c.resolve()
-    if must_exist: raise _missing(name,
-        f"{what} not found: not in ${env}, nor in a `shared/data/{name}` folder beside the checkout, nor in {user_data_path(name)}")
+    if must_exist: raise _missing(
+        f"{what} not found: not in ${env}, nor in a `shared/data/{name}` folder beside the checkout, nor in {user_data_path(name)}", hint)
     return None
 
-def minibench_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
-                   must_exist:bool=True, # raise `DataNotFoundError` when not found
-                  ) -> Path|None:
-    "Locate the minibench: `path`, then `$AIGFD_MINIBENCH`, then a sibling `shared/data/minibench`, then `user_minibench_dir()`."
-    return find_data('minibench', path, must_exist, _minibench_candidates())
-
 # %% ../nbs/00_core.ipynb #5b4e70c7
-def _with_files(root:Path) -> pd.DataFrame:
-    df = pd.read_csv(root/'manifest.csv')
+def read_data_manifest(root:str|os.PathLike, # a data set's folder
+                      ) -> pd.DataFrame:
+    "The `manifest.csv` of a data set's folder with an absolute `file` column added."
+    root = Path(root); df = pd.read_csv(root/'manifest.csv')
     df['file'] = [str(root/p) for p in df['path']]
     return df
-
-def read_manifest(root:str|os.PathLike|None=None, # minibench folder (resolved by `minibench_path` if None)
-                 ) -> pd.DataFrame:
-    "The minibench manifest with an absolute `file` column added."
-    return _with_files(minibench_path(root))
-
-# %% ../nbs/00_core.ipynb #1701e348
-def pretext_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
-                 must_exist:bool=True, # raise `DataNotFoundError` (saying `aigfd data pretext`) when not found
-                ) -> Path|None:
-    "Locate the pretext corpus: `path`, then `$AIGFD_PRETEXT`, then a sibling `shared/data/pretext`, then `user_data_path('pretext')`."
-    return find_data('pretext', path, must_exist)
-
-def read_pretext_manifest(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
-                         ) -> pd.DataFrame:
-    "The pretext corpus manifest (`path, role, ..., sha256, person`) with an absolute `file` column added."
-    return _with_files(pretext_path(root))
 
 # %% ../nbs/00_core.ipynb #d443b211
 def cache_dir(sub:str='', # sub-folder to create inside the cache
@@ -287,31 +258,6 @@ def check_files(m:pd.DataFrame, # manifest rows with `path` (relative to `root`)
             except OSError as e: s = f'unreadable ({e.strerror or type(e).__name__})'
         status.append(s)
     return m.assign(file=[str(root/p) for p in m.path], status=status)
-
-def pretext_registry() -> pd.DataFrame:
-    "The manifest of the pinned pretext corpus, as shipped in `aigfd/pretext_data` (560 rows)."
-    from importlib.resources import files
-    return pd.read_csv(Path(str(files('aigfd')/'pretext_data'/'manifest.csv')))
-
-def check_pretext(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
-                 ) -> pd.DataFrame:
-    "Every file of the pinned pretext corpus checked in `root`: the registry's manifest with `file` and `status` (`check_files`)."
-    return check_files(pretext_registry(), pretext_path(root))
-
-def require_pretext(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
-                    n:int=5, # name at most this many bad files
-                   ) -> pd.DataFrame:
-    "The pretext manifest with an absolute `file` column once every file is there with its sha256; else `AigfdError` naming the bad files."
-    root = pretext_path(root)
-    c = check_pretext(root)
-    bad = c[c.status != 'ok']
-    if len(bad):
-        counts = ', '.join(f'{v} {k}' for k, v in bad.status.value_counts().items())
-        names = '; '.join(f'{r.path} ({r.status})' for r in bad.head(n).itertuples()) + (f'; and {len(bad) - n:,} more' if len(bad) > n else '')
-        raise AigfdError(f"pretext corpus at {root}: {len(bad):,} of {len(c):,} files fail their check ({counts}): {names}. "
-                         f"Rebuild it with `aigfd data pretext --dest {root}` (files that are right are kept), "
-                         f"or list them all with `aigfd.core.check_pretext`")
-    return c.drop(columns='status')
 
 # %% ../nbs/00_core.ipynb #7cfcc93f
 def interactive() -> bool:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageEnhance
-from .core import AigfdError, EXIF_TAGS, pretext_path, require_pretext, read_pretext_manifest, atomic_write
+from .core import AigfdError, EXIF_TAGS, atomic_write
+from .pretext import pretext_path, require_pretext, read_pretext_manifest
 from .data import make_items, minibench_items, prepare_items, split_items, get_dls, FakeFaceError
 
 log = logging.getLogger('aigfd.corpus')
@@ -45,8 +46,8 @@ def add_cameras(items:pd.DataFrame) -> pd.DataFrame:
     cam = items['camera'] if 'camera' in items else pd.Series([None]*len(items), index=items.index)
     return items.assign(camera=[c if c is not None and not pd.isna(c) else _camera(f) if k == 'photo' else None for c, f, k in zip(cam, items.file, items.kind)])
 
-def corpus_items(root=None, # pretext corpus folder (default: `aigfd.core.pretext_path()`)
-                 check:bool=True, # check every file against the pinned registry first (`aigfd.core.require_pretext`)
+def corpus_items(root=None, # pretext corpus folder (default: `aigfd.pretext.pretext_path()`)
+                 check:bool=True, # check every file against the pinned registry first (`aigfd.pretext.require_pretext`)
                 ) -> pd.DataFrame:
     "Items table of the corpus: faces (group 'corpus/<person>'), camera photos with their tags; `source`='corpus', `person`, `camera` (EXIF make and model)."
     m = require_pretext(root) if check else read_pretext_manifest(root)
@@ -120,12 +121,12 @@ def source_counts(dls) -> pd.DataFrame:
     return it.groupby(['source', 'kind', 'part']).size().unstack('part', fill_value=0)
 
 def pretext_dls(demo_dir, # a demo folder with `split.csv` (`aigfd.demo`)
-                mb=None, # minibench folder (default: `aigfd.core.minibench_path()`)
+                mb=None, # minibench folder (default: `aigfd.minibench.minibench_path()`)
                 size:int=128, bs:int=32, seed:int=42, # input side, batch size, seed of split and samples
                 n_photos:int|None=None, # minibench camera photos to use (None: all)
                 protocol:str='paper', # 'paper' or 'released-code'
                 data:str='minibench', # one of `PRETEXT_DATA`
-                corpus=None, # corpus folder (default: `aigfd.core.pretext_path()`)
+                corpus=None, # corpus folder (default: `aigfd.pretext.pretext_path()`)
                 **kwargs, # more `get_dls` arguments (e.g. `variants`, `p_clean`, `jitter`, `pair_by`)
                ):
     "The demo's pretext `DataLoaders`: minibench camera photos and 'pretext' persons, plus the corpus for `data` 'corpus'/'both'."

@@ -8,7 +8,7 @@ Docs: https://aigfd.github.io/aigfd/corpus_study.html.md"""
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import AigfdError
+from .core import AigfdError, atomic_write
 from .evaluate import to_markdown
 from .study import read_study, CPU_TARGETS, LABELS
 
@@ -215,8 +215,11 @@ def publish_corpus(results, names:list, **kw) -> Path:
     if len(h := what_helps(results)): txt += "\n\nWhat each change does (last steps; verdicts from 95 % intervals that do not overlap):\n\n" + to_markdown(h)
     if len(det): txt += ("\n\nDetection on the demo's class-fair test faces (mean AUC over the five generators; paired 95 % intervals over test faces and seeds, AUC points):\n\n"
                          + to_markdown(det))
-    (results/'corpus.md').write_text(txt + '\n'); (results/'corpus_lead.md').write_text(corpus_lead(results) + '\n')
-    fig = plot_corpus(results, names); fig.savefig(results/'corpus.png', dpi=80, bbox_inches='tight'); plt.close(fig)
+    lead = corpus_lead(results)
+    atomic_write(results/'corpus.md', lambda t: t.write_text(txt + '\n')); atomic_write(results/'corpus_lead.md', lambda t: t.write_text(lead + '\n'))
+    fig = plot_corpus(results, names)
+    try: atomic_write(results/'corpus.png', lambda t: fig.savefig(t, dpi=80, bbox_inches='tight'))
+    finally: plt.close(fig)
     return results/'corpus.md'
 
 # %% ../nbs/07c_corpus_study.ipynb #cd23123d

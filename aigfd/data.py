@@ -20,8 +20,8 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     from fastai.torch_core import TensorImage, default_device
     from fastai.data.core import TfmdDL, DataLoaders
     from fastai.data.transforms import IntToFloatTensor, Normalize
-from .core import (track, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, AigfdError, DataNotFoundError,
-                        ImageReadError, load_image, read_manifest, cache_dir, image_files, atomic_write, bad_cache_entry, cache_unwritable)
+from .core import track, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir, image_files, atomic_write, bad_cache_entry, cache_unwritable
+from .minibench import read_manifest
 from .exif import meta_rows, exif_table
 from .manipulate import make_negative
 from .landmarks import Landmarker, landmarks_for, landmark_box, face_crop_box
@@ -62,7 +62,7 @@ _MB_EXIF = {'iso': 'iso', 'aperture': 'fnumber', 'exposure': 'exposure_time_s', 
 def _subset(df, n, seed):
     return df if n is None or n >= len(df) else df.sample(n, random_state=seed).sort_index()
 
-def minibench_items(root=None, # minibench folder (default: `aigfd.core.minibench_path()`)
+def minibench_items(root=None, # minibench folder (default: `aigfd.minibench.minibench_path()`)
                     n_faces:int|None=None, # seeded subset of the 907 real faces (None: all)
                     n_photos:int|None=None, # seeded subset of the 145 camera photos (None: all)
                     seed:int=42, # seed of the subsets

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import minibench_path, read_manifest, AigfdError, load_image, track, atomic_write
+from .core import AigfdError, load_image, track, atomic_write
+from .minibench import minibench_path, read_manifest
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for
 from .manipulate import manipulate_all
@@ -24,14 +25,17 @@ from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .budget import step_seconds, plan_run
 from fastai.torch_core import no_random
-from .features import Preprocess, make_backbone, ImageStats, extract_features, ok_mask
-from .gmm import Detector, GMMError
+from .features import make_backbone, ImageStats, extract_features
+from .preprocess import ok_mask, config_preprocess
+from .gmm import GMMError
+from .detector import Detector
 from .runtime import export_after_save
-from .repro import environment, threads, bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
+from .machine import environment, threads
+from .repro import bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
 from .protocol import get_protocol
 from .calibrate import fpr_interval
 from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,
-                            save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep, face_counts)
+                            save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep, face_counts, baseline_extractors)
 
 # %% auto #0
 __all__ = ['log', 'VARIANTS', 'DEMO_TRAIN_S', 'COMPARISONS', 'demo_split', 'demo_config', 'heldout_fpr_text', 'run_demo']
@@ -82,11 +86,16 @@ class _Steps:
         log.info(f"step {name}: {self.done[name]} s")
 
 # %% ../nbs/10_demo.ipynb #0e0683b4
-def _save_fig(fig, p): fig.savefig(p, dpi=110, bbox_inches='tight'); plt.close(fig)
+def _save_fig(fig, p):
+    try: atomic_write(p, lambda t: fig.savefig(t, dpi=110, bbox_inches='tight'))  # every output of the report all or nothing: a full disk is one line naming the file
+    finally: plt.close(fig)
+def _csv(df, p, **kw): atomic_write(p, lambda t: df.to_csv(t, **kw))
+def _text(p, s): atomic_write(p, lambda t: t.write_text(s))
+def _npz(p, arrays): atomic_write(p, lambda t: np.savez(t, **arrays))
 
 def _step_exif(out, c, mb):
     df = exif_table(mb/'exif_photos', progress=False)
-    df.to_csv(out/'exif.csv', index=False); _save_fig(plot_exif(df), out/'exif.png')
+    _csv(df, out/'exif.csv', index=False); _save_fig(plot_exif(df), out/'exif.png')
 
 def _step_split(out, c, mb):
     tab = read_minibench(mb); tab['split'] = demo_split(tab, c['seed'])
@@ -94,7 +103,7 @@ def _step_split(out, c, mb):
         tab = tab.sample(frac=1, random_state=0).groupby(['split', 'generator']).head(c['per_split']).sort_index()
     lms = landmarks_for(list(tab.path), progress=True)
     tab['face_found'] = (lms.status == 'ok').to_numpy()
-    tab.to_csv(out/'split.csv', index=False)
+    _csv(tab, out/'split.csv', index=False)
 
 def _step_manip(out, c, mb):
     tab = pd.read_csv(out/'split.csv'); faces = tab[(tab.generator == 'real') & tab.face_found].path.head(3).tolist()
@@ -137,19 +146,14 @@ def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
               pretext_data=c['pretext_data'], jitter=c['jitter'], pair_cameras=c['pair_cameras'])  # the demo's estimate covers all its runs
     if train_seed is None and variant == list(VARIANTS)[0] and not ck: _say_budget(c, dls, get_config(c['preset'], **kw))
     train(c['preset'], dls=dls, resume_from=str(ck[-1]) if ck else None, **kw)
-    dls.status.to_csv(out/'pretext_items.csv', index=False)
-    (out/'pretext_steps.json').write_text(json.dumps(dict(steps=len(dls.train)*c['epochs'], per_epoch=len(dls.train))))
+    _csv(dls.status, out/'pretext_items.csv', index=False)
+    _text(out/'pretext_steps.json', json.dumps(dict(steps=len(dls.train)*c['epochs'], per_epoch=len(dls.train))))
 
 # %% ../nbs/10_demo.ipynb #92fb77f8
 def _extractors(out, c):
     m = load_model(out/'run'/'final.safetensors')
-    rnd = make_backbone('aigfd', arch=c['arch'], emb_dim=m.config['emb_dim'], seed=c['seed'])  # the same weights whether or not training ran in this process
     abl = {v: load_model(out/VARIANTS[v][0]/'final.safetensors') for v in list(VARIANTS)[1:]} if c['ablations'] else {}
-    return {'aigfd (ours)': m, **abl, 'same network, random weights': rnd, 'image statistics': ImageStats()}
-
-def _pre(c, normalised=True):
-    rs = get_protocol(c['protocol']).resize
-    return Preprocess(size=c['img_size'], crop='face', jpeg_quality=c['jpeg_quality'], resize=rs) if normalised else Preprocess(size=c['img_size'], resize=rs)
+    return {'aigfd (ours)': m, **abl, **baseline_extractors(c['arch'], m.config['emb_dim'], c['seed'])}  # the same random weights whether or not training ran in this process
 
 def _step_features(out, c, mb):
     tab = pd.read_csv(out/'split.csv'); feats = {}; border = pd.Series(False, index=tab.index)
@@ -157,13 +161,13 @@ def _step_features(out, c, mb):
         exts = _extractors(out, c) if norm else {'image statistics, files as stored': ImageStats()}
         for part in ('fit', 'test', 'pretext') if norm else ('fit', 'test'):  # each image is read and preprocessed once, then goes through every extractor
             rows = tab[(tab.split == part) & tab.face_found]  # images without a face are left out of the face evaluation (counted in faces.csv)
-            X, st = extract_features(list(rows.path), exts if part != 'pretext' else {'aigfd (ours)': exts['aigfd (ours)']}, _pre(c, norm), bs=64)
+            X, st = extract_features(list(rows.path), exts if part != 'pretext' else {'aigfd (ours)': exts['aigfd (ours)']}, config_preprocess(c, norm), bs=64)
             ok = ok_mask(st, face=norm)
             if norm: border[rows.index] = st.border.to_numpy()
             for name, x in X.items(): feats[f'{name}|{part}'] = x[ok]
-            rows[ok].to_csv(out/f'{part}_rows{sfx}.csv', index=False)
-    np.savez(out/'features.npz', **feats)
-    face_counts(tab.assign(border=border)).to_csv(out/'faces.csv')
+            _csv(rows[ok], out/f'{part}_rows{sfx}.csv', index=False)
+    _npz(out/'features.npz', feats)
+    _csv(face_counts(tab.assign(border=border)), out/'faces.csv')
 
 def _slug(name): return name.split(' ')[0].strip(',') + ('_as_stored' if 'as stored' in name else '')
 
@@ -187,21 +191,21 @@ def _step_eval(out, c, mb):
         tt = pd.read_csv(out/('test_rows_as_stored.csv' if 'as stored' in name else 'test_rows.csv'))
         ll, thr, g = _fit_score(name, c, F[f'{name}|fit'], F[f'{name}|test'], fallbacks)
         cal[name] = g.calibration
-        sc = tt.assign(ll=ll); sc.to_csv(out/f'scores_{_slug(name)}.csv', index=False)
-        res[name] = evaluate_scores(sc, thr, c['cap'], c['seed']); res[name].to_csv(out/f'metrics_{_slug(name)}.csv')
+        sc = tt.assign(ll=ll); _csv(sc, out/f'scores_{_slug(name)}.csv', index=False)
+        res[name] = evaluate_scores(sc, thr, c['cap'], c['seed']); _csv(res[name], out/f'metrics_{_slug(name)}.csv')
         if name == 'aigfd (ours)': ours = (sc, thr)
-    (out/'gmm_fallbacks.json').write_text(json.dumps(fallbacks))
+    _text(out/'gmm_fallbacks.json', json.dumps(fallbacks))
     save_table(table_i({k: v for k, v in res.items()}), out/'table_i')
     save_table(table_ii(res), out/'table_ii_auc')
     if c['ablations']: save_table(table_iii({v: res[v] for v in VARIANTS}, tasks={v: t[1:] for v, t in VARIANTS.items()}), out/'table_iii')
     sc, thr = ours
     _save_fig(plot_scores(sc, thr, title='log-likelihood under the GMM of photographic faces (aigfd features)'), out/'scores.png')
     _save_fig(plot_tsne(F['aigfd (ours)|test'], sc.generator.to_numpy(), title='t-SNE of aigfd features, test faces'), out/'tsne.png')
-    (out/'gmm_settings.json').write_text(json.dumps(cal, indent=1, default=float))
+    _text(out/'gmm_settings.json', json.dumps(cal, indent=1, default=float))
     sw = sweep_components(F['aigfd (ours)|fit'], sc, F['aigfd (ours)|test'], ks=c['sweep'], cap=c['cap'], seed=c['seed'], fpr=c['fpr'], pca_dim=c['sweep_pca_dim'], threshold=c['threshold'], method=get_protocol(c['protocol']).threshold, dtype=get_protocol(c['protocol']).gmm_dtype)
-    sw.to_csv(out/'components_sweep.csv', index=False); _save_fig(plot_sweep(sw), out/'components_sweep.png')
+    _csv(sw, out/'components_sweep.csv', index=False); _save_fig(plot_sweep(sw), out/'components_sweep.png')
     m = load_model(out/'run'/'final.safetensors')
-    fit = partial(Detector.fit, None, model=m, backbone=dict(kind='aigfd', arch=c['arch'], emb_dim=m.config['emb_dim']), pre=_pre(c), feats=F['aigfd (ours)|fit'], fpr=c['fpr'], protocol=c['protocol'])
+    fit = partial(Detector.fit, None, model=m, backbone=dict(kind='aigfd', arch=c['arch'], emb_dim=m.config['emb_dim']), pre=config_preprocess(c), feats=F['aigfd (ours)|fit'], fpr=c['fpr'], protocol=c['protocol'])
     det = fit(**cal['aigfd (ours)']['gmm'], threshold=c['threshold'])  # the settings selected above
     det.info.update(data='minibench', split='fit', demo=c); det.save(out/'detector.safetensors')
     if why := export_after_save(out/'detector.safetensors'): log.warning(why)  # so that `aigfd score` runs without torch
@@ -221,8 +225,8 @@ def _heldout_fpr(out, F, dets):
                 rows.append(dict(detector=when, gmm=f"{g['n_components']} {g['covariance_type']}, pca {g['pca_dim']}", rule=d.calibration['rule'],
                                  faces=part, source=s, n=len(f), flagged=int(f.sum()), rate=100*f.mean() if len(f) else np.nan, ci_low=100*lo, ci_high=100*hi,
                                  promised=d.describe_threshold()))
-    t = pd.DataFrame(rows); t.to_csv(out/'heldout_fpr.csv', index=False)
-    (out/'heldout_fpr.md').write_text(heldout_fpr_text(t) + '\n')
+    t = pd.DataFrame(rows); _csv(t, out/'heldout_fpr.csv', index=False)
+    _text(out/'heldout_fpr.md', heldout_fpr_text(t) + '\n')
 
 def heldout_fpr_text(t:pd.DataFrame) -> str:
     "Markdown paragraph and table from `heldout_fpr.csv`: the false-alarm rate on photographic faces the GMM never saw, before and after."
@@ -253,10 +257,10 @@ def _step_seed_features(out, c, mb):
     feats = {}
     for part in ('fit', 'test') if exts else ():
         rows = pd.read_csv(out/f'{part}_rows.csv')
-        X, st = extract_features(list(rows.path), exts, _pre(c), bs=64)
+        X, st = extract_features(list(rows.path), exts, config_preprocess(c), bs=64)
         if not ok_mask(st).all(): raise AigfdError(f"{(~ok_mask(st)).sum()} {part} faces that the first seed's features read could not be read now")
         for k, x in X.items(): feats[f'{k}|{part}'] = x
-    np.savez(out/'features_seeds.npz', **feats)
+    _npz(out/'features_seeds.npz', feats)
 
 def _step_intervals(out, c, mb):
     F, S = np.load(out/'features.npz'), np.load(out/'features_seeds.npz')
@@ -272,10 +276,10 @@ def _step_intervals(out, c, mb):
         boots[name] = bootstrap_scores(runs, c['cap'], c['seed'], c['n_boot'], boot_seed=c['seed'])
     sm, cmp = summarise(boots), compare(boots, COMPARISONS)
     write_results(out/'results.json', sm, cmp, settings=c, environment=json.loads((out/'config.json').read_text())['environment'], n_boot=c['n_boot'])
-    cmp.round(4).to_csv(out/'comparisons.csv', index=False)
+    _csv(cmp.round(4), out/'comparisons.csv', index=False)
     for stem, txt in interval_tables(sm, tasks={v: t[1:] for v, t in VARIANTS.items()} if c['ablations'] else None).items():
-        (out/f'{stem}_ci.md').write_text(txt + '\n')
-    (out/'results.md').write_text(results_markdown(read_results(out/'results.json')) + '\n')
+        _text(out/f'{stem}_ci.md', txt + '\n')
+    _text(out/'results.md', results_markdown(read_results(out/'results.json')) + '\n')
 
 def _repro_md(out):
     "The report's reproducibility section."
@@ -388,7 +392,7 @@ def _step_report(out, c, mb):
              _table_md(out, 'table_iii'), ""] if (out/'table_iii.md').exists() else []),
           "![scores](scores.png)", "", "![t-SNE](tsne.png)", "", "## EXIF of the camera photos", "", "![exif](exif.png)", "",
           "## The four manipulations", "", "![manipulations](manipulations.png)", "", "## Step times (s)", "", "```", json.dumps(steps, indent=1), "```"]
-    (out/'report.md').write_text('\n'.join(md) + '\n')
+    _text(out/'report.md', '\n'.join(md) + '\n')
 
 # %% ../nbs/10_demo.ipynb #335d6c8d
 def run_demo(out:str|Path='aigfd-demo', # report folder (re-running resumes)
@@ -405,9 +409,10 @@ def run_demo(out:str|Path='aigfd-demo', # report folder (re-running resumes)
         raise AigfdError(f"{out} holds a demo run with other settings ({cf}); use another --out folder or delete it")
     with threads(c['threads']): env = environment(c.get('protocol'))
     if old.get('environment') not in (None, env): log.warning(f"{out}: resumed under another environment than the one it started in (see config.json)")
-    cf.write_text(json.dumps({**c, 'environment': old.get('environment', env), **({'environment_resumed': env} if old.get('environment') not in (None, env) else {})}, indent=1))
+    _text(cf, json.dumps({**c, 'environment': old.get('environment', env), **({'environment_resumed': env} if old.get('environment') not in (None, env) else {})}, indent=1))
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
-    fh = logging.FileHandler(out/'demo.log'); logging.getLogger('aigfd').addHandler(fh)
+    fh = logging.FileHandler(out/'demo.log'); fh.handleError = lambda record: None  # a full disk drops log lines quietly: the next output's `WriteError` names the file
+    logging.getLogger('aigfd').addHandler(fh)
     st = _Steps(out)
     try:
         with warnings.catch_warnings(), threads(c['threads']):

@@ -16,9 +16,12 @@ import seaborn as sns
 from PIL import Image, ImageFilter
 from sklearn import metrics
 from sklearn.manifold import TSNE
-from .core import AigfdError, DataNotFoundError, image_files, read_manifest, track, as_paths, sub_folders, atomic_write
-from .features import Preprocess, extract_features, ok_mask, jpeg_reencode, ImageStats, make_backbone
-from .gmm import fit_gmm, threshold_at, GMMScorer, Detector
+from .core import AigfdError, DataNotFoundError, image_files, track, as_paths, sub_folders, atomic_write
+from .minibench import read_manifest
+from .features import extract_features, ImageStats, make_backbone
+from .preprocess import Preprocess, ok_mask, jpeg_reencode, protocol_preprocess
+from .gmm import fit_gmm, threshold_at, GMMScorer
+from .detector import Detector
 from .protocol import get_protocol
 from .duplicates import mark_fit_copies
 
@@ -28,7 +31,7 @@ __all__ = ['DIFF_CATEGORIES', 'ROBUSTNESS', 'MB_GMM', 'MB_PREPROCESSING', 'EvalD
            'balanced_sample', 'evaluate_scores', 'evaluate_detector', 'with_failed', 'face_counts', 'fit_and_score',
            'features_for', 'evaluate_extractors', 'split_real', 'cap_per_generator', 'table_i', 'table_ii', 'table_iii',
            'to_markdown', 'save_table', 'plot_scores', 'plot_tsne', 'sweep_components', 'plot_sweep', 'perturbation',
-           'robustness_sweep', 'plot_robustness', 'load_trained', 'paper_extractors', 'minibench_baselines']
+           'robustness_sweep', 'plot_robustness', 'load_trained', 'baseline_extractors', 'paper_extractors']
 
 # %% ../nbs/09_evaluate.ipynb #05cef85e
 class EvalDataError(AigfdError, ValueError):
@@ -96,7 +99,7 @@ def read_diffusionface(root, # DiffusionFace root: <category>/<method>/images
     r = read_list_file(real) if Path(real).is_file() else _table(image_files(real), 'real')
     return pd.concat([r.assign(category=''), df], ignore_index=True)
 
-def read_minibench(root=None, # minibench folder (default: `aigfd.core.minibench_path()`)
+def read_minibench(root=None, # minibench folder (default: `aigfd.minibench.minibench_path()`)
                   ) -> pd.DataFrame:
     "Evaluation table of the minibench faces, with their `source` folder (london, congress, ...)."
     m = read_manifest(root)
@@ -339,7 +342,9 @@ def plot_tsne(feats, # features [n, d]
               seed:int=0, perplexity:float=30., title:str=''):
     "2-D t-SNE of `feats` coloured by `labels` (paper Fig. 5)."
     from sklearn.preprocessing import StandardScaler
-    z = TSNE(2, perplexity=min(perplexity, (len(feats)-1)/3), random_state=seed, init='pca').fit_transform(StandardScaler().fit_transform(feats))
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1, 'openmp'):  # one OpenMP thread: with two on cores shared with other work the threads wait on each other (measured on the shared 2-core machine, 260 points: 9 s against 180 s)
+        z = TSNE(2, perplexity=min(perplexity, (len(feats)-1)/3), random_state=seed, init='pca').fit_transform(StandardScaler().fit_transform(feats))
     fig, ax = plt.subplots(figsize=(5, 4.5))
     sns.scatterplot(x=z[:, 0], y=z[:, 1], hue=np.where(np.asarray(labels) == 'real', 'photographic', np.asarray(labels)), s=10, ax=ax, linewidth=0)
     ax.set(xticks=[], yticks=[], title=title); ax.legend(fontsize=7, markerscale=1.5)
@@ -405,22 +410,33 @@ def plot_robustness(df:pd.DataFrame, title:str=''):
 # %% ../nbs/09_evaluate.ipynb #35483d10
 def load_trained(path, # weights written by `aigfd.model.save_model` (.safetensors, .json beside it)
                  jpeg_quality:int|None=90, # re-encoding of the matching preprocessing
+                 protocol:str|None=None, # its resize and border; None: the protocol the model was trained under
                 ) -> tuple:
-    "A trained aigfd model and a preprocessing at the size it was trained on."
+    "A trained aigfd model and a preprocessing of whole images at the size it was trained on (`protocol_preprocess`)."
     from aigfd.model import load_model
-    m = load_model(path).eval()
-    return m, Preprocess(size=int(m.config.get('img_size', 224)), jpeg_quality=jpeg_quality)
+    m = load_model(path).eval(); cfg = m.config
+    P = protocol or cfg.get('protocol') or (cfg.get('config') or {}).get('protocol')  # `train` records it in the config, as `fit_detector` reads it
+    return m, protocol_preprocess(P, int(cfg.get('img_size', 224)), 'none', jpeg_quality)
+
+def baseline_extractors(arch:str='resnet18', # backbone of the random-weights (and ImageNet) baseline
+                        emb_dim:int=768, # its embedding size (the learned network's, for the same network)
+                        seed:int=0, # seed of the random weights
+                        imagenet_weights=None, # local timm weight file of `arch` (ImageNet): adds that baseline
+                       ) -> dict:
+    "The baselines every learned feature must beat: the same network with random weights and 41 image statistics (and ImageNet weights when given)."
+    ex = {'same network, random weights': make_backbone('aigfd', arch, emb_dim, seed=seed), 'image statistics': ImageStats()}
+    if imagenet_weights: ex[f'ImageNet {arch}'] = make_backbone('timm', arch, weights=imagenet_weights)
+    return ex
 
 def paper_extractors(ours=None, # trained model (path or module): both pretext tasks
                      ranking_only=None, # trained on EXIF ranking only (path or module)
                      manipulation_only=None, # trained on manipulation classification only (path or module)
                      imagenet_weights=None, # local timm weight file of `arch` (ImageNet)
-                     arch:str='resnet50', # backbone of the random-init and ImageNet baselines
-                     seed:int=0, # seed of the random init
+                     arch:str='resnet50', # backbone of the random-weights and ImageNet baselines
+                     seed:int=0, # seed of the random weights
                     ) -> dict:
-    "Feature extractors of Tables II/III that are available: always image statistics and a random-init backbone."
-    ex = {'image statistics': ImageStats(), f'random-init {arch}': make_backbone('aigfd', arch, 768, seed=seed)}
-    if imagenet_weights: ex[f'ImageNet {arch}'] = make_backbone('timm', arch, weights=imagenet_weights)
+    "Feature extractors of Tables II/III that are available: always the baselines (`baseline_extractors`), and the trained models given."
+    ex = baseline_extractors(arch, 768, seed, imagenet_weights)
     for name, m in (('ranking only', ranking_only), ('manipulation only', manipulation_only), ('ours', ours)):
         if m is not None: ex[name] = load_trained(m)[0] if isinstance(m, (str, os.PathLike)) else m
     return ex
@@ -428,9 +444,3 @@ def paper_extractors(ours=None, # trained model (path or module): both pretext t
 # %% ../nbs/09_evaluate.ipynb #47aea63f
 MB_GMM = dict(n_components=1, pca_dim=16)  # minibench GMM: too few fitting faces for the paper's 8 full-covariance components on raw features
 MB_PREPROCESSING = {'as stored': Preprocess(), 'normalised': Preprocess(jpeg_quality=90)}
-
-def minibench_baselines(seed:int=0, # seed of the random-init backbone
-                        resnet:str='resnet18', # timm architecture of the random-init baseline
-                       ) -> dict:
-    "The two baselines every learned feature must beat: image statistics and a randomly initialised ResNet."
-    return {'image statistics': ImageStats(), f'random-init {resnet}': make_backbone('timm', resnet, seed=seed)}

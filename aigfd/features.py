@@ -6,9 +6,8 @@ Docs: https://aigfd.github.io/aigfd/features.html.md"""
 
 # %% ../nbs/08a_features.ipynb #14f8b022
 from __future__ import annotations
-import io, json, os, dataclasses
+import os
 from safetensors.torch import load_file
-from .core import DataNotFoundError
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -18,9 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 from fastcore.basics import patch
-from .core import AigfdError, ImageReadError, load_image, image_files, CLIP_MEAN, CLIP_STD, track, scan_images, no_images_error
-from .preprocess import (PREPROCESS_VERSION, CROPS, BORDERS, RESIZES, PreprocessError, Preprocess, jpeg_reencode, face_square, padded_crop,
-                               face_boxes, Inputs, ok_mask, _as_items)  # torch-free; imported here for the modules that use them from aigfd.features
+from .core import AigfdError, DataNotFoundError, CLIP_MEAN, CLIP_STD
+from .preprocess import Preprocess, jpeg_reencode, Inputs  # torch-free
 
 # %% auto #0
 __all__ = ['embedder', 'WeightsFileError', 'read_weights', 'make_backbone', 'ImageStats', 'extract_features']

@@ -1,4 +1,4 @@
-"""A Gaussian mixture on the features of photographic faces, fast batched log-likelihoods in torch, a threshold at a chosen false-alarm rate, and a `Detector` saved to one safe file.
+"""A Gaussian mixture on the features of photographic faces, fast batched log-likelihoods in torch, and a threshold at a chosen false-alarm rate.
 
 Docs: https://aigfd.github.io/aigfd/gmm.html.md"""
 
@@ -6,26 +6,15 @@ Docs: https://aigfd.github.io/aigfd/gmm.html.md"""
 
 # %% ../nbs/08b_gmm.ipynb #80a582f1
 from __future__ import annotations
-import json, os, warnings
+import warnings
 from functools import partial
-from dataclasses import dataclass, field
-from pathlib import Path
 import numpy as np
-import pandas as pd
 import torch
-import torch.nn as nn
-from safetensors.torch import save_file, load_file
-from .protocol import get_protocol
-from .core import AigfdError, DataNotFoundError, file_sha256, image_files, as_paths, scan_images, warn_skipped, no_images_error, atomic_write
-from .duplicates import fit_copies, fit_keys_record, CopiesWarning
-from .model import load_model, read_config
 from fastcore.basics import patch
-from .features import Preprocess, PreprocessError, embedder, extract_features, make_backbone, ok_mask, read_weights, WeightsFileError, _as_items
-from .runtime import (DETECTOR_FORMAT, DETECTOR_VERSION, DetectorFileError, read_detector_file, percentile_of, threshold_text, verdict_table,
-                           _refuse)  # torch-free: shared with the ONNX Runtime scorer
+from .core import AigfdError
 
 # %% auto #0
-__all__ = ['GMM_DTYPES', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at', 'Detector', 'check_fit_settings', 'fit_detector']
+__all__ = ['GMM_DTYPES', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at']
 
 # %% ../nbs/08b_gmm.ipynb #b4bddd60
 class GMMError(AigfdError, ValueError):
@@ -194,203 +183,3 @@ def threshold_at(ll_fit, # log-likelihoods of the fitting (photographic) faces
     if method == 'percentile': return float(np.percentile(ll, 100*fpr))
     if method == 'order_statistic': return float(np.sort(ll)[int(fpr*len(ll))])
     raise AigfdError(f"threshold method {method!r}: use 'percentile' or 'order_statistic'")
-
-# %% ../nbs/08b_gmm.ipynb #0a651827
-@dataclass
-class Detector:
-    "Preprocessing + backbone + GMM + threshold: scores images as photographic or AI-generated."
-    pre:Preprocess # preprocessing of every image
-    backbone:dict # spec for `make_backbone`: kind, arch, emb_dim
-    model:nn.Module|None # the backbone with its weights
-    gmm:GMMScorer # mixture fitted on photographic faces
-    threshold:float # log-likelihood below which a face is called AI-generated
-    quantiles:np.ndarray # 1001 quantiles of the reference log-likelihoods (held-out ones under the default rule)
-    fpr:float=0.05 # false-alarm rate the threshold was set at
-    n_fit:int=0 # number of fitting faces
-    info:dict=field(default_factory=dict) # free-form notes (data, commit, ...)
-    weights_ref:dict|None=None # {'path', 'sha256'} when the weights live in another file
-    calibration:dict=field(default_factory=dict) # how the threshold was set: rule, expected false-alarm rate on new photographs and its interval (`aigfd.calibrate`)
-
-# %% ../nbs/08b_gmm.ipynb #94fa86ac
-def check_fit_settings(n_faces:int|None, # fitting faces available (None: not known yet)
-                       n_components, # int >= 1 or 'auto'
-                       fpr:float, # false-alarm rate, in (0, 1)
-                       threshold:str='heldout', # 'heldout' or 'in-sample'
-                       folds:int=5, # folds of the held-out rule
-                      ):
-    "Refuse settings that cannot work, with one line naming the numbers (called before any feature is extracted)."
-    from aigfd.calibrate import THRESHOLD_RULES
-    if isinstance(fpr, bool) or not isinstance(fpr, (int, float, np.floating)) or not 0 < fpr < 1: raise AigfdError(f"fpr={fpr!r}: need a false-alarm rate strictly between 0 and 1 (e.g. 0.05)")
-    if threshold not in THRESHOLD_RULES: raise AigfdError(f"threshold={threshold!r}: choose one of {THRESHOLD_RULES}")
-    auto = isinstance(n_components, str) and n_components == 'auto'
-    if not auto and not (isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool) and n_components >= 1):
-        raise AigfdError(f"n_components={n_components!r}: need an integer >= 1 or 'auto'")
-    if threshold == 'heldout' and not (isinstance(folds, (int, np.integer)) and folds >= 2): raise AigfdError(f"folds={folds!r}: need an integer >= 2")
-    if n_faces is None: return
-    k = 1 if auto else int(n_components)
-    need = k if threshold == 'in-sample' else -(-k*folds//(folds - 1))  # every training fold needs k faces
-    if n_faces < need: raise AigfdError(f"{n_faces} fitting faces for {k} GMM components" + ("" if threshold == 'in-sample' else f" with {folds}-fold held-out calibration")
-                                        + f": need at least {need}")
-
-def _warn_small(n, gmm, cov):
-    d, k = gmm.means.shape[1], gmm.n_components
-    per = {'full': d*(d+3)//2, 'diag': 2*d, 'spherical': d + 1}.get(cov, d)
-    if cov != 'tied' and n/k < per: warnings.warn(
-        f"{n} fitting faces for {k} {cov}-covariance components in {d} dims: {n/k:.0f} faces per component for {per} parameters each; "
-        f"the fitting faces' own log-likelihoods overstate new faces' (use n_components='auto', a smaller pca_dim or more faces)", stacklevel=3)
-
-@patch(cls_method=True)
-def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder, or PIL images); ignored if `feats` given
-         model:nn.Module, # backbone built by `make_backbone(**backbone)`, with its weights
-         backbone:dict, # its spec, e.g. {'kind': 'aigfd', 'arch': 'resnet50', 'emb_dim': 768}
-         pre:Preprocess|None=None, # preprocessing; None: the whole image, no re-encoding, with the protocol's resize and border
-         n_components:int|str|None=None, # 8 (paper), 12 (released code) or 'auto' (held-out log-likelihood); None: the protocol's
-         fpr:float=0.05, # false-alarm rate of the threshold on photographic faces
-         feats=None, # precomputed fitting features (same model and preprocessing!)
-         bs:int=32, # batch size of feature extraction
-         threshold:str|None=None, # 'heldout' (K-fold cross-fitting), 'split' or 'in-sample' (paper, released code); None: the protocol's (`Protocol.threshold_rule`)
-         folds:int=5, # K of the held-out rule and of model selection
-         protocol:str|None=None, # 'paper' (default) or 'released-code': GMM size when `n_components` is None, its precision, percentile or order statistic (`aigfd.protocol`)
-         dedup:str='exact', # copies among the fitting images: 'exact' drops those with the same pixels, 'near' near copies too, 'none' keeps all (copies kept share a cross-fitting fold)
-         **kwargs, # passed to `fit_gmm` (pca_dim, reg_covar, covariance_type; each may be 'auto')
-        ) -> Detector:
-    "Fit a detector: features of the photographic faces, GMM (settings chosen where 'auto'), calibrated threshold at `fpr`."
-    from aigfd.calibrate import fit_calibrated
-    P = get_protocol(protocol); n_components = P.n_components if n_components is None else n_components
-    threshold, pre = threshold or P.threshold_rule, pre or Preprocess(resize=P.resize, border=P.border)
-    n_known = len(feats) if feats is not None else len(_as_items(real_images)[0]) if real_images is not None else None
-    check_fit_settings(n_known, n_components, fpr, threshold, folds)
-    failed, groups, keys, copies = [], None, None, []
-    if feats is None:
-        items, skipped = _as_items(real_images)
-        items, groups, copies, keys = fit_copies(items, dedup, progress=True)  # before any feature is extracted: copies would sit in two cross-fitting folds
-        feats, st = extract_features(items, model, pre, bs=bs)
-        ok = ok_mask(st); feats, groups, keys = feats[ok], groups[ok], keys[ok].reset_index(drop=True)
-        failed = st[~ok].to_dict('records') + [dict(path=str(f), status=f'skipped: {why}') for f, why in skipped]
-        if failed: warnings.warn(f"{len(failed)} fitting images skipped: " + '; '.join(f"{r['path']}: {r['status']}" for r in failed[:10])
-                                 + (' ...' if len(failed) > 10 else ''), stacklevel=2)
-    if dedup != 'none' and (n_same := len(feats) - len(u := np.unique(feats, axis=0, return_index=True)[1])):  # identical features (given ones, or images that become one)
-        warnings.warn(f"{n_same} of {len(feats)} fitting feature rows dropped as identical to others", CopiesWarning, stacklevel=2)
-        u = np.sort(u); feats = feats[u]; groups, keys = (None, None) if groups is None else (groups[u], keys.iloc[u])
-    try: check_fit_settings(len(feats), n_components, fpr, threshold, folds)
-    except AigfdError as e: raise AigfdError(f"{len(feats)} usable distinct fitting samples (the others failed to load or were copies): {e}") from None
-    gmm, thr, ll, cal = fit_calibrated(feats, fpr, threshold, folds, groups=groups, progress=True, method=P.threshold, n_components=n_components, **{'dtype': P.gmm_dtype, **kwargs})
-    _warn_small(len(feats), gmm, cal['gmm']['covariance_type'])
-    det = cls(pre, dict(backbone), model, gmm, thr, np.percentile(ll, np.linspace(0, 100, 1001)), fpr, len(feats), calibration=cal)
-    det.info['protocol'] = P.name
-    used = dict(threshold=threshold, crop=pre.crop, jpeg_quality=pre.jpeg_quality, resize=pre.resize, fpr=fpr, gmm_dtype=kwargs.get('dtype', P.gmm_dtype),
-                **{k: cal['gmm'][k] for k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')}, **(dict(border=pre.border) if pre.crop == 'face' else {}))
-    if dev := P.deviations(**used): det.info['deviations'] = dev  # an exact protocol contradicted by an explicit option: honoured, and recorded
-    if failed: det.info['failed'] = failed
-    if copies: det.info['copies'] = copies
-    if keys is not None: det.info['fit_keys'] = fit_keys_record(keys)  # test faces that copy these are reported (`aigfd.duplicates.mark_fit_copies`)
-    return det
-
-@patch
-def describe_threshold(self:Detector) -> str:
-    "One line: what the verdict's threshold promises on new photographs."
-    return threshold_text(self.threshold, self.fpr, self.n_fit, self.calibration)
-
-# %% ../nbs/08b_gmm.ipynb #a9e257ec
-@patch
-def save(self:Detector, path, # destination (.safetensors)
-          embed_weights:bool=True, # store the backbone weights in the file (else reference `weights_path`)
-          weights_path=None, # weights file to reference when not embedding
-         ) -> Path:
-    "Write the detector to one safetensors file."
-    t = {f'gmm.{k}': v for k, v in self.gmm.tensors().items()}
-    t['quantiles'] = torch.as_tensor(self.quantiles, dtype=torch.float64)
-    ref = None
-    if embed_weights and self.model is not None:
-        t.update({f'backbone.{k}': v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()})
-    elif weights_path is not None: ref = dict(path=str(weights_path), sha256=file_sha256(weights_path))
-    elif self.model is not None and len(self.model.state_dict()): raise AigfdError("embed_weights=False needs weights_path= (the file the weights are read from at load time)")
-    cfg = dict(format=DETECTOR_FORMAT, version=DETECTOR_VERSION, preprocess=json.loads(self.pre.to_json()), backbone=self.backbone,
-               feat_dim=self.gmm.dim, threshold=self.threshold, fpr=self.fpr, n_fit=self.n_fit, info=self.info, weights_ref=ref, calibration=self.calibration)
-    atomic_write(path, lambda tmp: save_file(t, str(tmp), metadata={'aigfd': json.dumps(cfg)}))  # never a half-written detector; a failure is one line naming the file
-    return Path(path)
-
-@patch(cls_method=True)
-def load(cls:Detector, path, # a file written by `Detector.save`
-          weights_path=None, # override the referenced weights file
-         ) -> Detector:
-    "Read a detector; never unpickles, refuses files that do not match this aigfd."
-    p = Path(path)
-    cfg, t, pre = read_detector_file(p, 'pt')  # header and format checks shared with `aigfd.runtime`
-    g = {k[4:]: v for k, v in t.items() if k.startswith('gmm.')}
-    try: gmm = GMMScorer(**g)
-    except (TypeError, GMMError) as e: _refuse(p, f"GMM parameters incomplete or inconsistent ({e})")
-    if gmm.dim != cfg['feat_dim']: _refuse(p, f"GMM expects {gmm.dim}-d features but the header says {cfg['feat_dim']}")
-    model = _load_backbone(p, cfg, {k[9:]: v for k, v in t.items() if k.startswith('backbone.')}, weights_path)
-    if model is not None:
-        with torch.inference_mode(): D = embedder(model)(torch.zeros(1, 3, pre.size, pre.size)).shape[1]
-        if D != gmm.dim: _refuse(p, f"backbone {cfg['backbone']} gives {D}-d features but the GMM was fitted on {gmm.dim}-d features")
-    cal = cfg.get('calibration') or dict(rule='in-sample', fpr=cfg['fpr'], n=cfg['n_fit'], expected_fpr=None, ci=None, note='written before held-out calibration')
-    return cls(pre, cfg['backbone'], model, gmm, cfg['threshold'], t['quantiles'].numpy(), cfg['fpr'], cfg['n_fit'], cfg['info'], cfg['weights_ref'], cal)
-
-def _load_backbone(p, cfg, sd, weights_path):
-    spec = cfg['backbone']
-    if not isinstance(spec, dict) or set(spec) - {'kind', 'arch', 'emb_dim'}: _refuse(p, f"backbone spec {spec!r} has fields other than kind, arch, emb_dim")
-    try: model = make_backbone(**spec)
-    except (AigfdError, TypeError, ImportError) as e: _refuse(p, f"cannot build backbone {cfg['backbone']}: {e}")
-    ref = cfg.get('weights_ref')
-    if not sd and (ref or weights_path):
-        wp = weights_path or ref['path']
-        if not Path(wp).exists(): raise DataNotFoundError(f"{p}: its backbone weights {wp} are not there (pass weights_path= to point at them)")
-        if ref and weights_path is None and file_sha256(wp) != ref['sha256']: _refuse(p, f"referenced weights {wp} changed since the detector was saved (SHA-256 mismatch)")
-        sd = read_weights(wp)
-    if not sd and len(model.state_dict()): _refuse(p, f"no backbone weights in the file and none referenced")
-    try: model.load_state_dict(sd, strict=True)
-    except RuntimeError as e: _refuse(p, f"weights do not fit backbone {cfg['backbone']}: {str(e)[:300]}")
-    return model.eval()
-
-# %% ../nbs/08b_gmm.ipynb #581d4d8c
-@patch
-def score(self:Detector, images, # image files, a folder, or PIL images
-           bs:int=32, # batch size
-           progress:bool=True, # show a progress bar
-           landmarker='auto', # landmark backend name or a ready `aigfd.landmarks.Landmarker` (crop='face')
-           center_crop:bool=False, # crop='face' only: score images without a detected face on their centred square (else verdict 'no face')
-          ) -> pd.DataFrame:
-    "DataFrame with `path`, `status`, `log_likelihood`, `percentile`, `verdict` for every input."
-    X, st = extract_features(images, self.model, self.pre, bs=bs, progress=progress, landmarker=landmarker)
-    return verdict_table(X, st, self.gmm.score, self.threshold, self.quantiles, center_crop, self.describe_threshold())  # shared with `aigfd.runtime`
-
-# %% ../nbs/08b_gmm.ipynb #b1c4ee11
-def fit_detector(real, # folder(s) or files of photographic faces
-                 model, # trained weights (`.safetensors` written by `train`/`save_model`) or an `AIGFDNet`
-                 out:str|Path|None=None, # write the detector here (`.safetensors`)
-                 n_components:int|str|None='auto', # GMM components: 'auto' (held-out log-likelihood), 8 (paper) or 12 (released code); None: the protocol's
-                 fpr:float=0.05, # false-alarm rate to aim for on photographic faces
-                 crop:str|None=None, # 'face' (1.3x landmark box), 'center' or 'none' (whole image, paper); None: the protocol's ('face'; released code 'none')
-                 jpeg_quality:int|str|None='auto', # re-encode every image at this quality (None: no re-encoding); 'auto': the protocol's (90; released code None)
-                 size:int|None=None, # input size (default: the model's training size)
-                 covariance_type:str='auto', # 'auto', 'full' (paper), 'diag' or 'tied'
-                 pca_dim:int|str|None='auto', # principal components before the GMM: 'auto', a number, or None (raw features, paper)
-                 threshold:str|None=None, # 'heldout' (K-fold cross-fitting), 'split' (calibration split) or 'in-sample' (paper, released code); None: the protocol's ('heldout'; released code 'in-sample')
-                 border:str|None=None, # face square past the image border: 'pad' or 'stretch' (released code); None: the protocol's
-                 protocol:str|None=None, # 'paper' or 'released-code' (`aigfd.protocol`); None: the one the model was trained under
-                 dedup:str='exact', # copies among the fitting images: 'exact' (same pixels) dropped, 'near' near copies too, 'none' kept (see `aigfd.duplicates.fit_copies`)
-                ) -> Detector:
-    "Fit the GMM of `Detector` on photographic faces with a trained aigfd network."
-    k = 'auto' if n_components is None else n_components  # None: the protocol's, known once the model's config is read
-    check_fit_settings(None, k, fpr, threshold or 'in-sample')  # the rule needing fewest faces until the protocol is known
-    files, skipped = scan_images(*as_paths(real))
-    if not files: raise no_images_error(real, skipped)
-    check_fit_settings(len(files), k, fpr, threshold or 'in-sample')
-    if isinstance(model, (str, Path)):
-        mp = Path(model); m = load_model(mp); cfg = read_config(mp)
-    else: m, cfg = model, model.config
-    P = get_protocol(protocol or cfg.get('protocol') or (cfg.get('config') or {}).get('protocol'))  # `train` records it in the config
-    if isinstance(jpeg_quality, str) and jpeg_quality == 'auto': jpeg_quality = P.detector_jpeg
-    pre = Preprocess(size=size or cfg.get('img_size', 224), crop=crop or P.detector_crop, jpeg_quality=jpeg_quality, resize=P.resize, border=border or P.border)
-    if P.gmm_settings == 'fixed':  # settings left 'auto' become the protocol's fixed GMM (released code: 12 full-covariance components on the raw features)
-        n_components = P.n_components if n_components in (None, 'auto') else n_components
-        covariance_type, pca_dim = ('full' if covariance_type == 'auto' else covariance_type), (None if pca_dim == 'auto' else pca_dim)
-    warn_skipped(skipped)
-    det = Detector.fit(files, model=m, backbone=dict(kind='aigfd', arch=cfg['arch'], emb_dim=cfg['emb_dim']), pre=pre,
-                       n_components=n_components, fpr=fpr, threshold=threshold or P.threshold_rule, covariance_type=covariance_type, pca_dim=pca_dim, protocol=P, dedup=dedup)
-    det.info.update(fitted_on=[str(r) for r in as_paths(real)][:20])
-    if skipped: det.info['skipped'] = [dict(path=str(f), status=f'skipped: {why}') for f, why in skipped]
-    if out is not None: det.save(out)
-    return det

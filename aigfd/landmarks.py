@@ -281,7 +281,7 @@ def _integer_crop_box(box, w, h, scale=1.3):
 def read_london_landmarks(root=None, # minibench folder (default: `minibench_path()`)
                          ) -> tuple[list[Path], np.ndarray]:
     "Files and (n,189,2) hand-placed template points of the neutral London faces"
-    from aigfd.core import minibench_path
+    from aigfd.minibench import minibench_path
     root = minibench_path(root)
     d = pd.read_csv(root/'landmarks_london.csv')
     return [root/f for f in d.file], d.drop(columns='file').to_numpy(np.float32).reshape(len(d), -1, 2)

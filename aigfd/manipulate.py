@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/manipulations.html.md"""
 
 # %% ../nbs/04_manipulations.ipynb #04a68f07
 from __future__ import annotations
-import io, math, os, zlib, warnings; from functools import lru_cache
+import io, math, os, zlib; from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -17,12 +17,12 @@ from fastcore.script import call_parse
 from .core import (AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track, scan_images, as_paths, no_images_error, check_out_path,
                         check_number, atomic_write, output_stems)
 from .landmarks import Landmarker, as_rgb_array, landmarks_for, BACKENDS
+from .warp import piecewise_affine, warp_grid, check_grid
 
 # %% auto #0
-__all__ = ['SIZE', 'PAD', 'BLEND_RATIOS', 'REGIONS', 'KINDS', 'WARP', 'IMGAUG_GRID', 'FIXED_GRID', 'check_landmarks',
-           'region_box', 'region_mask', 'blend_mask', 'flip_region', 'warp_augmenter', 'warp_grid', 'piecewise_affine',
-           'ManipResult', 'to_size', 'manipulate', 'make_negative', 'manipulate_all', 'ManipulationExplorer',
-           'generate_negatives', 'aigfd_manipulate']
+__all__ = ['SIZE', 'PAD', 'BLEND_RATIOS', 'REGIONS', 'KINDS', 'WARP', 'check_landmarks', 'region_box', 'region_mask',
+           'blend_mask', 'flip_region', 'ManipResult', 'to_size', 'manipulate', 'make_negative', 'manipulate_all',
+           'ManipulationExplorer', 'generate_negatives', 'aigfd_manipulate']
 
 # %% ../nbs/04_manipulations.ipynb #a0677a82
 SIZE = 224  # side (px) the manipulations are computed at, as in the reference code
@@ -31,8 +31,6 @@ BLEND_RATIOS = (0.75, 1., 1., 1.)  # blend ratio r is drawn uniformly from these
 REGIONS = dict(eye=((42, 45), 4, 2), mouth=((48, 54), 3, 1))  # corner points, n = (d // div) * mul dilations
 KINDS = (('mouth', -1), ('mouth', 1), ('eye', 1), (None, None))  # region and cv2.flip code of each manipulation id
 WARP = 3  # id of the piecewise affine warp (the fallback of the others)
-IMGAUG_GRID = ((2, 4), (2, 4))  # imgaug 0.4 PiecewiseAffine default: rows and cols each uniform in {2, 3, 4} per image
-FIXED_GRID = (4, 4)  # the imgaug <= 0.3 default (a fixed 4x4 control grid), an option
 
 # %% ../nbs/04_manipulations.ipynb #c300021d
 def check_landmarks(landmarks, # (68,2) or (1,68,2) array of (x,y) points, or None
@@ -139,126 +137,6 @@ def flip_region(img:np.ndarray, # HxWx3 uint8 face
     mask = np.zeros((H, W), np.float32); mask[y0:y1, x0:x1] = m
     return out, mask
 
-@lru_cache(maxsize=None)
-def _blas():
-    from threadpoolctl import ThreadpoolController
-    return ThreadpoolController()
-
-@lru_cache(maxsize=16)
-def _mesh(h, w, rows=4, cols=4):
-    "imgaug's rows x cols control points (x, y) on an h x w image, its triangles, and the pixels of each triangle"
-    from scipy.spatial import Delaunay
-    yy, xx = np.meshgrid(np.linspace(0, h, rows), np.linspace(0, w, cols), indexing='ij')
-    src = np.stack([xx.ravel(), yy.ravel()], 1)  # row-major, as imgaug flattens its grid
-    tri = Delaunay(src)  # the triangulation skimage's PiecewiseAffineTransform builds
-    P = np.indices((w, h), dtype=np.float64).reshape(2, -1).T  # (x, y) of every pixel in skimage's order (x outer)
-    s = tri.find_simplex(P)
-    order = np.argsort(s, kind='stable')  # pixels grouped by triangle, skimage's order kept inside each group
-    bounds = np.searchsorted(s[order], np.arange(len(tri.simplices)+1))
-    Ph = np.concatenate([P[order], np.ones((len(P), 1))], 1)  # homogeneous coordinates
-    return src, tri.simplices, Ph, bounds, (P[order, 1]*w + P[order, 0]).astype(np.intp)
-
-def _homogeneous(M, p):
-    "Points p (T, N, 2) through homogeneous matrices M (T, 3, 3), with skimage's guard against a zero divisor"
-    q = np.concatenate([p, np.ones(p.shape[:-1] + (1,))], -1) @ M.transpose(0, 2, 1)
-    d = q[..., -1:]
-    return q[..., :-1] / np.where(d == 0, np.finfo(float).eps, d)
-
-def _normalise(p):
-    "Centring and rms-scaling matrices (T, 3, 3) of point triples p (T, 3, 2), and the normalised points"
-    c = p.mean(1)
-    s = np.sqrt(((p - c[:, None])**2).reshape(len(p), -1).mean(1))
-    M = np.tile(np.eye(3), (len(p), 1, 1)); M[:, :2, 2] = -c; M[:, :2, :] /= s[:, None, None]
-    return M, _homogeneous(M, p)
-
-def _affine_params(src, dst):
-    "(T, 3, 3) affine maps of triangles src (T, 3, 2) onto dst: skimage's normalised SVD estimate, batched (same floats)"
-    Ms, s = _normalise(src); Md, d = _normalise(dst)
-    T, n = len(src), src.shape[1]
-    A = np.zeros((T, 2*n, 7))
-    A[:, :n, 0:2], A[:, :n, 2], A[:, n:, 3:5], A[:, n:, 5] = s, 1, s, 1
-    A[:, :n, 6], A[:, n:, 6] = d[..., 0], d[..., 1]
-    V = np.linalg.svd(A)[2]
-    H = np.zeros((T, 3, 3))
-    H.reshape(T, 9)[:, :6] = -V[:, -1, :-1] / V[:, -1, -1:]
-    H[:, 2, 2] = 1
-    H = np.linalg.inv(Md) @ H @ Ms
-    return H / H[:, 2:3, 2:3]
-
-@lru_cache(maxsize=None)
-def _sampler():
-    "numba kernel: scipy's order-1 `map_coordinates` (zero outside) of a uint8 image at the mapped pixels, same floats"
-    from numba import njit
-    @njit(cache=True, nogil=True)
-    def sample(img, q, pix, out):
-        h, w, C = img.shape
-        for k in range(q.shape[0]):
-            d = q[k, 2]
-            if d == 0: d = np.finfo(np.float64).eps
-            x, y = q[k, 0]/d, q[k, 1]/d
-            x0, y0 = np.floor(x), np.floor(y)
-            wy0, wx0 = 1. - (y - y0), 1. - (x - x0)  # scipy's weights: 1 - t, and 1 minus that
-            wy1, wx1 = 1. - wy0, 1. - wx0
-            iy, ix = int(y0), int(x0)
-            r, c = pix[k] // w, pix[k] % w
-            for ch in range(C):
-                v00 = float(img[iy, ix, ch]) if 0 <= iy < h and 0 <= ix < w else 0.
-                v01 = float(img[iy, ix+1, ch]) if 0 <= iy < h and 0 <= ix+1 < w else 0.
-                v10 = float(img[iy+1, ix, ch]) if 0 <= iy+1 < h and 0 <= ix < w else 0.
-                v11 = float(img[iy+1, ix+1, ch]) if 0 <= iy+1 < h and 0 <= ix+1 < w else 0.
-                out[r, c, ch] = v00*wy0*wx0 + v01*wy0*wx1 + v10*wy1*wx0 + v11*wy1*wx1
-    return sample
-
-def _check_grid(grid):
-    "`grid` as None (imgaug's random draw) or a (rows, cols) pair of ints >= 2; `AigfdError` otherwise."
-    if grid is None: return None
-    g = (grid, grid) if isinstance(grid, (int, np.integer)) else tuple(grid)
-    if len(g) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 2 for v in g):
-        raise AigfdError(f"warp grid must be None (imgaug's random 2-4 rows and cols) or (rows, cols) with both >= 2, got {grid!r}")
-    return tuple(map(int, g))
-
-def warp_augmenter(seed:int, # imgaug seed
-                   grid:tuple|int|None=None, # None: imgaug 0.4's random grid; (rows, cols) or n: fixed
-                  ):
-    "imgaug's `PiecewiseAffine` with the reference's settings (scale 0.04-0.05, bilinear, constant 0 fill)."
-    import imgaug.augmenters as iaa
-    rows, cols = IMGAUG_GRID if (g := _check_grid(grid)) is None else g
-    return iaa.PiecewiseAffine(scale=(0.04, 0.05), nb_rows=rows, nb_cols=cols, order=1, cval=0, mode='constant', seed=int(seed))
-
-def warp_grid(seed:int, grid:tuple|int|None=None) -> tuple[int, int]:
-    "The (rows, cols) control grid the warp with `seed` uses (imgaug's own draw when `grid` is None)."
-    aug = warp_augmenter(seed, grid)
-    s = aug._draw_samples(1, aug.random_state)
-    return int(s.nb_rows[0]), int(s.nb_cols[0])
-
-def piecewise_affine(img:np.ndarray, # HxWxC uint8 face
-                     seed:int, # imgaug seed
-                     backend:str='fast', # 'fast' or 'imgaug' (same result)
-                     grid:tuple|int|None=None, # control grid: None imgaug 0.4's random {2,3,4}x{2,3,4}; (4, 4) the old fixed one
-                    ) -> np.ndarray:
-    "imgaug's PiecewiseAffine warp with the reference's settings, pixel-identical for every control grid."
-    aug = warp_augmenter(seed, grid)
-    if backend == 'imgaug':
-        with warnings.catch_warnings(), _blas().limit(limits=1, user_api='blas'):
-            warnings.simplefilter('ignore')  # skimage deprecation noise from inside imgaug
-            return aug(image=img)
-    if backend != 'fast': raise AigfdError(f"unknown warp backend {backend!r}: use 'fast' or 'imgaug'")
-    h, w, C = img.shape
-    s = aug._draw_samples(1, aug.random_state)  # imgaug's own random draw: grid and jitter
-    jit = s.jitter[0]
-    if not (jit > 0).any(): return img.copy()  # imgaug leaves the image alone then
-    src, tri, Ph, b, pix = _mesh(h, w, int(s.nb_rows[0]), int(s.nb_cols[0]))
-    dst = np.stack([np.clip(src[:, 0] + jit[:, 1]*w, 0, w-1), np.clip(src[:, 1] + jit[:, 0]*h, 0, h-1)], 1)  # moved points
-    H = _affine_params(src[tri], dst[tri])
-    q = np.empty_like(Ph)
-    for k in range(len(H)): np.matmul(Ph[b[k]:b[k+1]], H[k].T, out=q[b[k]:b[k+1]])  # skimage's per-triangle product
-    out = np.empty((h, w, C))
-    _sampler()(np.ascontiguousarray(img), q, pix, out)
-    lo, hi = int(img.min()), int(img.max())
-    if lo > 0 and out.min() <= 0: lo = 0  # skimage's clip to the input range (plus cval when it shows)
-    return np.round(np.clip(out, lo, hi)).astype(np.uint8)
-
-
 # %% ../nbs/04_manipulations.ipynb #f52d372a
 class ManipResult(NamedTuple):
     "A manipulated face and how it was made"
@@ -294,7 +172,7 @@ def manipulate(img, # PIL image, uint8 HxWx3 array or path
                grid:tuple|int|None=None, # warp control grid: None imgaug 0.4's random draw, (4, 4) fixed
               ) -> ManipResult:
     "Apply manipulation `kind` to a face, as the reference does (fallback: the warp)."
-    grid = _check_grid(grid)
+    grid = check_grid(grid)
     if kind not in range(4): raise AigfdError(f"unknown manipulation kind {kind!r}: use 0..3 ({', '.join(MANIPULATIONS)})")
     a, lm = to_size(img, landmarks, size)
     rng = _rng(seed)

@@ -12,14 +12,15 @@ from importlib.resources import files
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, user_minibench_dir, user_data_path, atomic_write
+from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, user_data_path, atomic_write, find_data, read_data_manifest, _shared_candidates
 from .fetch import RAW_HOST, fetch_sources, _progress
 
 # %% auto #0
 __all__ = ['NONCOMMERCIAL', 'SAVE_KW', 'COPY_REPOS', 'package_data', 'registry_manifest', 'read_sources', 'recipe_kind',
            'tile_box', 'decode_source', 'rebuild_file', 'read_tem', 'landmarks_csv', 'pixel_hash', 'pixel_difference',
-           'licence_summary', 'download_hint', 'rebuild_registry', 'build_minibench', 'rebuild_status', 'rebuild_note',
-           'incomplete_error', 'sources_fixtures_path', 'minibench_sources_path']
+           'user_minibench_dir', 'minibench_path', 'read_manifest', 'licence_summary', 'download_hint',
+           'rebuild_registry', 'build_minibench', 'rebuild_status', 'rebuild_note', 'incomplete_error',
+           'sources_fixtures_path', 'minibench_sources_path']
 
 # %% ../nbs/14_minibench.ipynb #11352976
 NONCOMMERCIAL = ('stylegan2_ffhq',)  # generators under NVIDIA's non-commercial Source Code License (see LICENSES.md)
@@ -140,6 +141,24 @@ def _describe(d:dict) -> str:
     if 'shape' in d: s += f" (size {d['shape']})"
     return s
 
+# %% ../nbs/14_minibench.ipynb #b8c7facf
+def _minibench_candidates(): return _shared_candidates('minibench')
+
+def user_minibench_dir() -> Path:
+    "Where `aigfd data minibench` puts the minibench by default: `platformdirs.user_data_dir('aigfd')/minibench`."
+    return user_data_path('minibench')
+
+def minibench_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
+                   must_exist:bool=True, # raise `DataNotFoundError` when not found
+                  ) -> Path|None:
+    "Locate the minibench: `path`, then `$AIGFD_MINIBENCH`, then a sibling `shared/data/minibench`, then `user_minibench_dir()`."
+    return find_data('minibench', path, must_exist, _minibench_candidates(), hint=download_hint)
+
+def read_manifest(root:str|os.PathLike|None=None, # minibench folder (resolved by `minibench_path` if None)
+                 ) -> pd.DataFrame:
+    "The minibench manifest with an absolute `file` column added."
+    return read_data_manifest(minibench_path(root))
+
 # %% ../nbs/14_minibench.ipynb #aa7ead03
 def licence_summary(m:pd.DataFrame|None=None, # manifest rows (default: the whole registry manifest)
                     flags:dict|None=None, # folder name -> a note to flag it with (default: the non-commercial sets)
@@ -255,7 +274,6 @@ def build_minibench(dest:str|os.PathLike|None=None, # where to rebuild it (defau
                     progress:bool=True, # progress bars
                    ) -> dict:
     "Download the minibench's sources and rebuild it in `dest`; returns the status also written to `dest/REBUILD.json`."
-    from aigfd.core import minibench_path
     m, s = registry_manifest(), read_sources()
     excluded = sorted(set(m.generator) & set(NONCOMMERCIAL)) if exclude_noncommercial else []
     m = m[~m.generator.isin(excluded)]
@@ -306,7 +324,6 @@ def sources_fixtures_path(name:str='minibench', # 'minibench' or 'pretext'
                           must_exist:bool=True, # raise `DataNotFoundError` when not found
                          ) -> Path|None:
     "The folder of offline source fixtures of `name`: `$AIGFD_NAME_SOURCES`, else `shared/data/NAME_sources/fixtures` beside the checkout."
-    from aigfd.core import _shared_candidates
     var = f'AIGFD_{name.upper()}_SOURCES'
     env = os.environ.get(var)
     for c in ([Path(env).expanduser()] if env else [c.parent/f'{name}_sources'/'fixtures' for c in _shared_candidates(name)]):

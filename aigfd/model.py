@@ -14,7 +14,7 @@ from fastcore.foundation import L
 from torch import nn, Tensor
 from fastcore.basics import patch
 from safetensors.torch import save_file, load_file
-from .core import AigfdError, DataNotFoundError, HEAD_NAMES, CLIP_MEAN, CLIP_STD
+from .core import AigfdError, DataNotFoundError, HEAD_NAMES, CLIP_MEAN, CLIP_STD, atomic_write
 
 # %% auto #0
 __all__ = ['EXIF_LAN_PREFIX', 'RELEASED_HEADS', 'ModelLoadError', 'AIGFDNet', 'aigfd_splitter', 'LoadReport',
@@ -179,8 +179,8 @@ def save_model(model:AIGFDNet, # model to save (a DDP wrapper is unwrapped)
     path = Path(path).with_suffix('.safetensors')
     path.parent.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(sd, str(path))
-    _cfg_path(path).write_text(json.dumps({**model.config, **extra, 'format': 'aigfd-model-1'}, indent=1))
+    atomic_write(path, lambda t: save_file(sd, str(t)))  # all or nothing: a full disk is one `WriteError` naming the file
+    atomic_write(_cfg_path(path), lambda t: t.write_text(json.dumps({**model.config, **extra, 'format': 'aigfd-model-1'}, indent=1)))
     return path
 
 def read_config(path:str|os.PathLike) -> dict:

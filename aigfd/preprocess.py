@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from fastcore.basics import patch
+from .protocol import get_protocol
 from .core import AigfdError, ImageReadError, load_image, CLIP_MEAN, CLIP_STD, track, scan_images, no_images_error
 from .landmarks import face_crop_box  # torch-free: scoring with ONNX Runtime (`aigfd.runtime`) imports this module without torch
 
 
 # %% auto #0
-__all__ = ['PREPROCESS_VERSION', 'CROPS', 'BORDERS', 'RESIZES', 'PreprocessError', 'Preprocess', 'jpeg_reencode', 'face_square',
-           'padded_crop', 'face_boxes', 'Inputs', 'ok_mask']
+__all__ = ['PREPROCESS_VERSION', 'CROPS', 'BORDERS', 'RESIZES', 'PreprocessError', 'Preprocess', 'protocol_preprocess',
+           'config_preprocess', 'jpeg_reencode', 'face_square', 'padded_crop', 'face_boxes', 'Inputs', 'ok_mask']
 
 # %% ../nbs/08_preprocess.ipynb #b78f238a
 PREPROCESS_VERSION = 1
@@ -68,6 +69,26 @@ class Preprocess:
             f"preprocessing version {d.get('version')} is not supported by this aigfd (expects {PREPROCESS_VERSION})")
         d.setdefault('border', 'stretch')  # written before the option existed: those detectors stretched
         return cls(**d)
+
+# %% ../nbs/08_preprocess.ipynb #f869da7e
+def protocol_preprocess(protocol=None, # 'paper', 'released-code' or a `aigfd.protocol.Protocol` (None: 'paper')
+                        size:int=224, # side of the network input in px (the model's training size)
+                        crop:str|None=None, # 'face', 'center' or 'none'; None: the protocol's detector crop
+                        jpeg_quality:int|str|None='auto', # re-encoding quality or None; 'auto': the protocol's (90; released code None)
+                        border:str|None=None, # 'pad' or 'stretch'; None: the protocol's
+                        **kwargs, # other `Preprocess` fields (face_scale, resample, mean, std)
+                       ) -> Preprocess:
+    "The preprocessing of a detector under `protocol`: the protocol's resize and border, and its crop and re-encoding where not given."
+    P = get_protocol(protocol)
+    if isinstance(jpeg_quality, str) and jpeg_quality == 'auto': jpeg_quality = P.detector_jpeg
+    return Preprocess(size=size, crop=crop or P.detector_crop, jpeg_quality=jpeg_quality, resize=P.resize, border=border or P.border, **kwargs)
+
+def config_preprocess(c:dict, # a run's config with `img_size`, `jpeg_quality` and `protocol` (the demo's, the study's)
+                      normalised:bool=True, # the face crop re-encoded at `jpeg_quality` (else the whole image as stored)
+                     ) -> Preprocess:
+    "The preprocessing of a run's faces: `protocol_preprocess` with the face crop, or the whole image as stored."
+    if normalised: return protocol_preprocess(c['protocol'], c['img_size'], 'face', c['jpeg_quality'])
+    return protocol_preprocess(c['protocol'], c['img_size'], 'none', None)
 
 # %% ../nbs/08_preprocess.ipynb #8aba567d
 def _center_square(w, h):

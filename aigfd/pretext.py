@@ -7,13 +7,15 @@ Docs: https://aigfd.github.io/aigfd/pretext.html.md"""
 # %% ../nbs/14b_pretext.ipynb #352ee486
 from __future__ import annotations
 import os
+from importlib.resources import files
 from pathlib import Path
 import pandas as pd
-from .core import pretext_path, user_data_path
+from .core import AigfdError, user_data_path, find_data, read_data_manifest, check_files
 from .minibench import registry_manifest, read_sources, licence_summary, rebuild_registry
 
 # %% auto #0
-__all__ = ['PRETEXT_DATA', 'LICENCE_FLAGS', 'pretext_manifest', 'pretext_sources', 'download_hint', 'build_pretext']
+__all__ = ['PRETEXT_DATA', 'LICENCE_FLAGS', 'pretext_manifest', 'pretext_sources', 'download_hint', 'pretext_path',
+           'read_pretext_manifest', 'pretext_registry', 'check_pretext', 'require_pretext', 'build_pretext']
 
 # %% ../nbs/14b_pretext.ipynb #f60378e2
 PRETEXT_DATA = 'pretext_data'  # the registry's package folder, aigfd/pretext_data
@@ -36,6 +38,43 @@ def download_hint() -> str:
             f"({(m.role == 'real_face').sum()} faces, {(m.role == 'exif_photo').sum()} camera photos) in {user_data_path('pretext')}\n"
             f"  licences (full text in its LICENSES.md):\n{licence_summary(m, LICENCE_FLAGS)}\n"
             f"  or point AIGFD_PRETEXT at an existing copy")
+
+# %% ../nbs/14b_pretext.ipynb #2abf3883
+def pretext_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
+                 must_exist:bool=True, # raise `DataNotFoundError` (saying `aigfd data pretext`) when not found
+                ) -> Path|None:
+    "Locate the pretext corpus: `path`, then `$AIGFD_PRETEXT`, then a sibling `shared/data/pretext`, then `user_data_path('pretext')`."
+    return find_data('pretext', path, must_exist, hint=download_hint, label='pretext corpus')
+
+def read_pretext_manifest(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
+                         ) -> pd.DataFrame:
+    "The pretext corpus manifest (`path, role, ..., sha256, person`) with an absolute `file` column added."
+    return read_data_manifest(pretext_path(root))
+
+# %% ../nbs/14b_pretext.ipynb #d67cf463
+def pretext_registry() -> pd.DataFrame:
+    "The manifest of the pinned pretext corpus, as shipped in `aigfd/pretext_data` (560 rows)."
+    return pd.read_csv(Path(str(files('aigfd')/'pretext_data'/'manifest.csv')))
+
+def check_pretext(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
+                 ) -> pd.DataFrame:
+    "Every file of the pinned pretext corpus checked in `root`: the registry's manifest with `file` and `status` (`check_files`)."
+    return check_files(pretext_registry(), pretext_path(root))
+
+def require_pretext(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
+                    n:int=5, # name at most this many bad files
+                   ) -> pd.DataFrame:
+    "The pretext manifest with an absolute `file` column once every file is there with its sha256; else `AigfdError` naming the bad files."
+    root = pretext_path(root)
+    c = check_pretext(root)
+    bad = c[c.status != 'ok']
+    if len(bad):
+        counts = ', '.join(f'{v} {k}' for k, v in bad.status.value_counts().items())
+        names = '; '.join(f'{r.path} ({r.status})' for r in bad.head(n).itertuples()) + (f'; and {len(bad) - n:,} more' if len(bad) > n else '')
+        raise AigfdError(f"pretext corpus at {root}: {len(bad):,} of {len(c):,} files fail their check ({counts}): {names}. "
+                         f"Rebuild it with `aigfd data pretext --dest {root}` (files that are right are kept), "
+                         f"or list them all with `aigfd.pretext.check_pretext`")
+    return c.drop(columns='status')
 
 # %% ../nbs/14b_pretext.ipynb #799644c6
 def build_pretext(dest:str|os.PathLike|None=None, # where to rebuild it (default: `user_data_path('pretext')`)

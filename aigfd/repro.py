@@ -6,50 +6,17 @@ Docs: https://aigfd.github.io/aigfd/repro.html.md"""
 
 # %% ../nbs/09b_repro.ipynb #39989741
 from __future__ import annotations
-import json, os, platform, sys, math
-from contextlib import contextmanager
+import json, os, sys, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import AigfdError
+from .core import AigfdError, atomic_write
 
 # %% auto #0
-__all__ = ['VERSIONED', 'METRICS', 'RESULTS_FORMAT', 'NAMES', 'environment', 'threads', 'binary_metrics', 'Bootstrap',
-           'bootstrap_scores', 'summarise', 'paired_difference', 'compare', 'write_results', 'read_results',
-           'environment_line', 'results_markdown', 'interval_tables', 'evaluation_report', 'check_results',
-           'settings_differences', 'environment_differences', 'published_paths', 'published_path', 'reproduce']
-
-# %% ../nbs/09b_repro.ipynb #44047811
-VERSIONED = ('torch', 'numpy', 'scikit-learn', 'fastai', 'timm', 'Pillow', 'scipy')
-
-def _version(pkg):
-    from importlib.metadata import version, PackageNotFoundError
-    try: return version(pkg)
-    except PackageNotFoundError: return None
-
-def environment(protocol:str|None=None, # the protocol of the run (None: 'paper', the default protocol)
-               ) -> dict:
-    "What decides the bits of a run besides its settings: thread counts, library versions, CPU capability, protocol."
-    import torch
-    from threadpoolctl import threadpool_info
-    blas = sorted({(i['internal_api'], i['num_threads']) for i in threadpool_info() if i['user_api'] == 'blas'})
-    return dict(protocol=protocol or 'paper', torch_threads=torch.get_num_threads(), torch_interop_threads=torch.get_num_interop_threads(),
-                blas_threads={api: n for api, n in blas}, cpu_capability=torch.backends.cpu.get_cpu_capability(),
-                versions={p: _version(p) for p in VERSIONED}, python=platform.python_version(), machine=platform.machine())
-
-@contextmanager
-def threads(n:int|None, # threads for torch and every BLAS/OpenMP pool (None: leave as they are)
-           ):
-    "Run the block with `n` compute threads in torch and in the BLAS libraries (numpy, scipy, scikit-learn); restore them after."
-    import torch
-    from threadpoolctl import threadpool_limits
-    if n is None: yield; return
-    if int(n) < 1: raise AigfdError(f"threads must be at least 1, got {n}")
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        with threadpool_limits(limits=int(n)): yield
-    finally: torch.set_num_threads(old)
+__all__ = ['METRICS', 'RESULTS_FORMAT', 'NAMES', 'NO_INTERVAL', 'binary_metrics', 'Bootstrap', 'bootstrap_scores', 'summarise',
+           'paired_difference', 'compare', 'write_results', 'read_results', 'environment_line', 'results_markdown',
+           'interval_tables', 'evaluation_report', 'check_results', 'settings_differences', 'environment_differences',
+           'published_paths', 'published_path', 'reproduce']
 
 # %% ../nbs/09b_repro.ipynb #f8df33b1
 METRICS = ('acc', 'ap', 'auc', 'tpr@1%fpr', 'tpr@5%fpr', 'eer')  # the columns of `aigfd.evaluate.detection_metrics`
@@ -119,6 +86,7 @@ def bootstrap_scores(runs:list, # one (scores, threshold) per training seed; sco
     sc0 = runs[0][0]; g = sc0.generator.to_numpy()
     for sc, _ in runs[1:]:
         if len(sc) != len(sc0) or (sc.generator.to_numpy() != g).any(): raise AigfdError("the runs of one feature must score the same test faces")
+    if n_boot < 0: raise AigfdError(f"n_boot {n_boot}: need 0 (values without intervals) or more bootstrap replicates")
     gens = sorted(set(g) - {'real'}); ir_all = np.flatnonzero(g == 'real')
     if not len(ir_all) or not gens: raise AigfdError(f"need photographic and generated test faces; got {len(ir_all)} photographic faces and generators {gens}")
     vals = np.empty((len(runs), n_boot + 1, len(gens) + 1, len(METRICS)))
@@ -139,7 +107,10 @@ def bootstrap_scores(runs:list, # one (scores, threshold) per training seed; sco
     return Bootstrap(vals, gens + ['mean'], S, key)
 
 # %% ../nbs/09b_repro.ipynb #6bf9582c
-def _ci(a, level, axis=0): return np.percentile(a, [50*(1 - level), 50*(1 + level)], axis=axis)
+def _ci(a, level, axis=0):
+    "Percentile interval (lo, hi) of a bootstrap distribution along `axis`; NaN without replicates (`n_boot=0`: no interval)."
+    if not a.shape[axis]: return np.full((2, *np.delete(a.shape, axis)), np.nan)
+    return np.percentile(a, [50*(1 - level), 50*(1 + level)], axis=axis)
 
 def summarise(boots:dict, # feature name -> `Bootstrap`
               level:float=0.95, # interval level
@@ -189,7 +160,8 @@ def write_results(path, # JSON file to write (a CSV of the metrics is written be
              tolerance=dict(margin=margin, rule='a figure fails when it lies more than `margin` points outside its published interval'),
              metrics=rnd(summary), comparisons=rnd(comparisons))
     p = Path(path); p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(d, indent=1, ensure_ascii=False) + '\n'); summary.round(4).to_csv(p.with_suffix('.csv'), index=False)
+    atomic_write(p, lambda t: t.write_text(json.dumps(d, indent=1, ensure_ascii=False) + '\n'))  # all or nothing: a full disk is one `WriteError` naming the file
+    atomic_write(p.with_suffix('.csv'), lambda t: summary.round(4).to_csv(t, index=False))
     return p
 
 def read_results(path) -> dict:
@@ -205,9 +177,13 @@ def read_results(path) -> dict:
 # %% ../nbs/09b_repro.ipynb #af44cd14
 NAMES = {'acc': 'Acc', 'ap': 'AP', 'auc': 'AUC', 'tpr@1%fpr': 'TPR@1%FPR', 'tpr@5%fpr': 'TPR@5%FPR', 'eer': 'EER'}
 
+NO_INTERVAL = "n/a: no interval, 0 bootstrap replicates"
+
+def _iv(lo, hi, fmt='.1f'): return 'n/a' if np.isnan(lo) or np.isnan(hi) else f"{lo:{fmt}}, {hi:{fmt}}"
+
 def _cell(r, sd=True):
     s = f"{r.value:.1f}" + (f" ± {r.sd:.1f}" if sd and r.n_seeds > 1 else '')
-    return f"{s} [{r.lo:.1f}, {r.hi:.1f}]"
+    return f"{s} [{_iv(r.lo, r.hi)}]"
 
 def environment_line(res:dict) -> str:
     "One sentence: seeds, threads, CPU capability, protocol and library versions of a results file."
@@ -229,6 +205,7 @@ def results_markdown(res:dict, # `read_results` output
     out = ["Mean over generators (%): value ± sd over training seeds [95 % interval: bootstrap over test faces, stratified by class, and over seeds]:", "",
            *hdr(['features', *[NAMES[k] for k in metrics]])]
     out += ['| ' + ' | '.join([f, *[_cell(mean.loc[(f, k)]) for k in metrics]]) + ' |' for f in feats]
+    if m[['lo', 'hi']].isna().all().all(): out += ["", f"Intervals: {NO_INTERVAL}."]
     gens = [g for g in dict.fromkeys(m.generator) if g != 'mean']
     auc = m[m.metric == 'auc'].set_index(['generator', 'feature'])
     out += ["", "AUC (%) per generator [95 % interval]:", "", *hdr(['generator', *feats])]
@@ -240,7 +217,7 @@ def results_markdown(res:dict, # `read_results` output
                 "'beyond noise' when the interval excludes 0):", "", *hdr(['A − B', *[NAMES[k] for k in ('auc', 'ap', 'acc')]])]
         for (a, b), d in c.groupby(['a', 'b'], sort=False):
             d = d.set_index('metric')
-            out.append('| ' + ' | '.join([f"{a} − {b}", *[f"{d.loc[k, 'diff']:+.1f} [{d.loc[k, 'lo']:+.1f}, {d.loc[k, 'hi']:+.1f}]"
+            out.append('| ' + ' | '.join([f"{a} − {b}", *[f"{d.loc[k, 'diff']:+.1f} [{_iv(d.loc[k, 'lo'], d.loc[k, 'hi'], '+.1f')}]"
                                                           f"{' beyond noise' if d.loc[k, 'beyond_noise'] else ''}" for k in ('auc', 'ap', 'acc')]]) + ' |')
     return '\n'.join(out + ["", environment_line(res)])
 
@@ -276,7 +253,8 @@ def evaluation_report(scores:pd.DataFrame, # test faces: `generator` ('real' = p
     from aigfd.evaluate import to_markdown
     sm = summarise({'detector': bootstrap_scores([(scores, threshold)], cap, seed, n_boot, boot_seed=seed)})
     t = pd.DataFrame({NAMES[m]: _pivot(sm, m)['detector'] for m in METRICS})
-    md = (f"Per generator (%), value [95 % interval: {n_boot} bootstrap replicates of the test faces, stratified by class]:\n\n" + to_markdown(t))
+    ci = f"95 % interval: {n_boot} bootstrap replicates of the test faces, stratified by class" if n_boot else NO_INTERVAL
+    md = (f"Per generator (%), value [{ci}]:\n\n" + to_markdown(t))
     if env: md += '\n\n' + environment_line(dict(environment=env, settings=dict(seed=seed), n_boot=n_boot, level=0.95))
     return md, sm
 

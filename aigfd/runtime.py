@@ -6,103 +6,16 @@ Docs: https://aigfd.github.io/aigfd/runtime.html.md"""
 
 # %% ../nbs/08d_runtime.ipynb #4ef362e9
 from __future__ import annotations
-import json, os, tempfile, warnings
+import os, tempfile, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, bad_cache_entry
-from .preprocess import Preprocess, PreprocessError, Inputs, ok_mask
+from .preprocess import Inputs
+from .detector_file import DetectorFileError, read_detector_file, _refuse, threshold_text, verdict_table, gmm_loglik
 
 # %% auto #0
-__all__ = ['DETECTOR_FORMAT', 'DETECTOR_VERSION', 'ENGINES', 'DetectorFileError', 'read_detector_file', 'percentile_of',
-           'threshold_text', 'verdict_table', 'gmm_loglik', 'OnnxExportError', 'onnx_path', 'export_onnx',
-           'export_after_save', 'OnnxDetector', 'score_images']
-
-# %% ../nbs/08d_runtime.ipynb #7dd181d6
-DETECTOR_FORMAT, DETECTOR_VERSION = 'aigfd-detector', 1
-
-class DetectorFileError(AigfdError, ValueError):
-    "A detector file that is unsafe, corrupt or does not match this aigfd"
-
-def _refuse(p, msg): raise DetectorFileError(f"{p}: {msg}")
-
-def read_detector_file(path, # a file written by `aigfd.gmm.Detector.save`
-                       framework:str='np', # 'np' (numpy arrays) or 'pt' (torch tensors)
-                       backbone:bool=True, # also read the backbone's weights (`backbone.*`)
-                      ) -> tuple[dict, dict, Preprocess]:
-    "Header, named arrays and preprocessing of a detector file; never unpickles, and refuses files of another format or version (`DetectorFileError`)."
-    from safetensors import safe_open
-    p = Path(path)
-    if not p.exists(): raise DataNotFoundError(f"{p}: detector file not found")
-    try:
-        with safe_open(str(p), framework) as f: meta, t = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys() if backbone or not k.startswith('backbone.')}
-    except Exception as e: _refuse(p, f"not a safetensors detector file ({type(e).__name__}); refusing to read it (pickles are never loaded)")
-    try: cfg = json.loads(meta['aigfd'])
-    except (KeyError, ValueError): _refuse(p, "safetensors file without an aigfd detector header")
-    if cfg.get('format') != DETECTOR_FORMAT or cfg.get('version') != DETECTOR_VERSION:
-        _refuse(p, f"detector format {cfg.get('format')!r} v{cfg.get('version')} is not supported (expects {DETECTOR_FORMAT!r} v{DETECTOR_VERSION})")
-    try: pre = Preprocess.from_json(cfg['preprocess'])
-    except PreprocessError as e: _refuse(p, str(e))
-    return cfg, t, pre
-
-# %% ../nbs/08d_runtime.ipynb #f5a712c6
-def percentile_of(ll, # log-likelihoods to place
-                  quantiles, # 1001 quantiles of the fitting log-likelihoods (0, 0.1, ..., 100 %)
-                 ) -> np.ndarray:
-    "Percentile (0-100) of each `ll` among the fitting faces."
-    q = np.asarray(quantiles, np.float64)
-    return np.interp(np.asarray(ll, np.float64), q, np.linspace(0, 100, len(q)))
-
-def threshold_text(threshold:float, fpr:float, n_fit:int, # the detector's threshold, false-alarm setting and fitting faces
-                   calibration:dict|None, # how the threshold was set (`aigfd.calibrate`)
-                  ) -> str:
-    "One line: what the verdict's threshold promises on new photographs."
-    c = calibration or {}
-    if c.get('rule') == 'heldout':
-        lo, hi = c['ci']
-        return (f"threshold {threshold:.2f}: expected false-alarm rate on new photographs {100*c['expected_fpr']:.1f} % "
-                f"({100*c.get('level', .95):.0f} % CI {100*lo:.1f}-{100*hi:.1f} %; {c['folds']}-fold held-out calibration on {c['n']} photographic faces)")
-    return (f"threshold {threshold:.2f}: {100*fpr:g} % of the {n_fit} fitting faces' own log-likelihoods (in-sample rule); "
-            f"the false-alarm rate on new photographs was not estimated")
-
-def verdict_table(X:np.ndarray, # features [N, D] (NaN rows for failed files)
-                  st:pd.DataFrame, # their status table (`aigfd.preprocess.Inputs.table`)
-                  loglik, # features [n, D] -> log-likelihoods [n]
-                  threshold:float, quantiles, # the detector's threshold and fitting quantiles
-                  center_crop:bool=False, # crop='face': score images without a detected face on their centred square (else verdict 'no face')
-                  note:str='', # kept as `df.attrs['threshold']`
-                 ) -> pd.DataFrame:
-    "DataFrame with `path`, `status`, `log_likelihood`, `percentile`, `verdict` for every input."
-    ok, face = ok_mask(st), ok_mask(st, face=True)
-    use = ok if center_crop else face
-    ll = np.full(len(X), np.nan)
-    if use.any(): ll[use] = loglik(X[use])
-    verdict = np.where(ll >= threshold, 'photographic', 'AI-generated').astype(object)
-    status = np.where(face, 'ok', np.where(ok, 'no face: centred square scored' if center_crop else 'no face', st.status)).astype(object)
-    verdict[~use] = np.where(ok[~use], 'no face', st.status[~use].to_numpy())
-    df = pd.DataFrame(dict(path=st.path, status=status, log_likelihood=ll, percentile=percentile_of(ll, quantiles), verdict=verdict))
-    df.attrs['threshold'] = note
-    return df
-
-# %% ../nbs/08d_runtime.ipynb #cd743535
-def gmm_loglik(X, # features [n, dim]
-               weights, means, prec_chol, # mixture weights [K], means [K, d], Cholesky factors of the precisions [K, d, d]
-               pca_mean=None, pca_components=None, # projection in front (mean [dim], components [d, dim]), if any
-               bs:int=2048, # rows per chunk
-               **_, # other parameters stored with the mixture (covariances), unused
-              ) -> np.ndarray:
-    "Log-likelihood of every row of `X` under the mixture (float64)."
-    w, mu, L = (np.asarray(a, np.float64) for a in (weights, means, prec_chol))
-    K, d = mu.shape
-    P = L.transpose(1, 0, 2).reshape(d, K*d); muP = np.einsum('kd,kde->ke', mu, L).reshape(1, -1)
-    const = np.log(w) - .5*d*np.log(2*np.pi) + np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
-    out = []
-    for s in range(0, len(X), bs):
-        x = np.asarray(X[s:s+bs], np.float64)
-        if pca_components is not None: x = (x - np.asarray(pca_mean, np.float64)) @ np.asarray(pca_components, np.float64).T
-        a = const - .5*np.square(x @ P - muP).reshape(len(x), K, d).sum(-1)
-        m = a.max(1, keepdims=True); out.append(m[:, 0] + np.log(np.exp(a - m).sum(1)))
-    return np.concatenate(out) if out else np.zeros(0)
+__all__ = ['ENGINES', 'OnnxExportError', 'onnx_path', 'export_onnx', 'export_after_save', 'OnnxDetector', 'score_images']
 
 # %% ../nbs/08d_runtime.ipynb #2c60bd01
 class OnnxExportError(AigfdError, RuntimeError):
@@ -125,13 +38,13 @@ def onnx_path(detector, # detector file
     "Where the cache keeps the ONNX network of `detector` (named by the file's SHA-256)."
     return cache_dir('onnx', create=False)/f"{file_sha256(detector)[:40]}.onnx"
 
-def export_onnx(detector, # detector file (`aigfd.gmm.Detector.save`)
+def export_onnx(detector, # detector file (`aigfd.detector.Detector.save`)
                 out=None, # ONNX file to write (default: `onnx_path(detector)`)
                 atol:float=1e-3, # largest feature difference to torch accepted, relative to the features' largest magnitude
                ) -> Path:
     "Export the detector's network to ONNX, check it against torch on random inputs, and return the file (written atomically)."
     import torch
-    from aigfd.gmm import Detector
+    from aigfd.detector import Detector
     from aigfd.features import embedder
     det = Detector.load(detector)
     if det.pre.resize == 'tensor': raise OnnxExportError(f"{detector}: its preprocessing resizes torch tensors (released code): score it with torch")
@@ -208,7 +121,7 @@ class OnnxDetector:
         return inp.stack(rows), inp.table()
 
     def score(self, images, # image files, a folder, or PIL images
-              bs:int=32, progress:bool=True, landmarker='auto', center_crop:bool=False, # as `aigfd.gmm.Detector.score`
+              bs:int=32, progress:bool=True, landmarker='auto', center_crop:bool=False, # as `aigfd.detector.Detector.score`
              ) -> pd.DataFrame:
         "DataFrame with `path`, `status`, `log_likelihood`, `percentile`, `verdict` for every input."
         X, st = self.features(images, bs, progress, landmarker)
@@ -220,7 +133,7 @@ ENGINES = ('auto', 'onnx', 'torch')
 def score_images(images, # image files, a folder, or PIL images
                  detector, # detector file
                  engine:str='auto', # 'auto' (ONNX Runtime where it can), 'onnx' or 'torch'
-                 bs:int=32, progress:bool=True, landmarker='auto', center_crop:bool=False, # as `aigfd.gmm.Detector.score`
+                 bs:int=32, progress:bool=True, landmarker='auto', center_crop:bool=False, # as `aigfd.detector.Detector.score`
                 ) -> pd.DataFrame:
     "Score images with a detector file; `df.attrs` holds the threshold's description and the engine used."
     if engine not in ENGINES: raise AigfdError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
@@ -232,7 +145,7 @@ def score_images(images, # image files, a folder, or PIL images
             if engine == 'onnx' or isinstance(e, (DetectorFileError, DataNotFoundError)): raise
             warnings.warn(f"scoring with torch: {e}", stacklevel=2)
     if det is None:
-        from aigfd.gmm import Detector
+        from aigfd.detector import Detector
         det = Detector.load(detector)
     df = det.score(images, bs=bs, progress=progress, landmarker=landmarker, center_crop=center_crop)
     df.attrs['engine'] = 'onnx' if isinstance(det, OnnxDetector) else 'torch'

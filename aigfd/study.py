@@ -15,7 +15,8 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     warnings.filterwarnings('ignore', category=FutureWarning)
     from fastai.callback.core import Callback, CancelFitException, CancelValidException
 import logging
-from .core import pretext_path, AigfdError, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, track
+from .core import AigfdError, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, track, atomic_write
+from .pretext import pretext_path
 from .data import get_dls, minibench_items
 from .corpus import pretext_dls, Jitter
 from .model import AIGFDNet, save_model, load_model
@@ -136,7 +137,7 @@ class LearningCurve(Callback):
         m = probe_metrics(head_outputs(self.learn.model, self.probe['x']), self.probe, n_boot=self.n_boot)
         self.rows.append(dict(step=step, images=step*self.dls.train.bs, train_s=round(ts, 2), lr=float(self.opt.hypers[-1]['lr']) if self.opt else np.nan,
                               train_loss=float(self.learn.smooth_loss) if step else np.nan, **m))
-        pd.DataFrame(self.rows).to_csv(self.path/'curve.csv', index=False)
+        atomic_write(self.path/'curve.csv', lambda t: pd.DataFrame(self.rows).to_csv(t, index=False))
         if self.save: save_model(self.learn.model, self.path/'steps'/f'step_{step:05d}', step=step, train_s=round(ts, 2))
         self.t_eval += time.perf_counter() - t
 
@@ -164,7 +165,7 @@ def learning_run(out, # run folder
                  **overrides, # `TrainConfig` fields (arch, img_size, bs, lr, sched, warmup, wd, seed, ...)
                 ) -> pd.DataFrame:
     "Train the `cpu` preset with `overrides` on the demo's pretext data, scoring the probe set along the way; returns `curve.csv`."
-    from aigfd.repro import threads
+    from aigfd.machine import threads
     out = Path(out); cfg = get_config('cpu', out=str(out), threads=n_threads, variants=variants, budget_s=None, **overrides)  # the budget is checked here, below
     with threads(n_threads):
         dls = pretext_dls(demo_dir, mb, size=cfg.img_size, bs=cfg.bs, seed=cfg.seed, protocol=cfg.protocol, variants=variants, p_clean=p_clean,
@@ -185,7 +186,7 @@ def learning_run(out, # run folder
     info = dict(plan=plan, variants=variants, p_clean=p_clean, wall_s=round(time.perf_counter() - t, 1), steps_done=int(last.step),
                 train_s=float(last.train_s), images_per_s=round(float(last.images/last.train_s), 2) if last.train_s else None, probe_items=int(last.n_items),
                 pretext_data=_study_data(cfg)['data'], jitter=cfg.jitter, pair_cameras=cfg.pair_cameras, per_source=dls.counts.get('per_source'))
-    (out/'study.json').write_text(json.dumps(info, indent=1))
+    atomic_write(out/'study.json', lambda t: t.write_text(json.dumps(info, indent=1)))
     return curve
 
 # %% ../nbs/07b_study.ipynb #23a43163
@@ -197,10 +198,11 @@ def steps_detection(runs:list, # run folders of one configuration (one per train
                     steps:list|None=None, # scored steps to use (default: all of them)
                    ) -> pd.DataFrame:
     "Mean AUC over generators per step (95 % interval over test faces and seeds), the random-weights rows (step -1), and per step the paired differences learned - random weights and learned - image statistics (`d_random*`, `d_stats*`, AUC points)."
-    from aigfd.features import extract_features, make_backbone, ok_mask, ImageStats
+    from aigfd.features import extract_features, make_backbone, ImageStats
+    from aigfd.preprocess import ok_mask
     from aigfd.evaluate import fit_and_score
     from aigfd.repro import bootstrap_scores, summarise, paired_difference
-    from aigfd.demo import _pre
+    from aigfd.preprocess import config_preprocess as _pre
     demo_dir = Path(demo_dir); gmm = gmm or dict(n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto')
     c = json.loads((demo_dir/'config.json').read_text()) if (demo_dir/'config.json').exists() else {}  # the demo's settings
     exts, size = {}, None
@@ -422,18 +424,26 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
     return txt
 
 # %% ../nbs/07b_study.ipynb #5887b279
+def _save_fig(fig, path, dpi:int=90):
+    "Save `fig` to `path` all or nothing, and close it."
+    import matplotlib.pyplot as plt
+    try: atomic_write(path, lambda t: fig.savefig(t, dpi=dpi, bbox_inches='tight'))
+    finally: plt.close(fig)
+
 def publish_study(results, # folder of run folders
                  ) -> Path:
     "Write `summary.md`, `curves.png` and, where detection curves exist, `detection.png` into `results`; returns the summary's path."
     import matplotlib.pyplot as plt
     results = Path(results); runs = read_study(results)
-    (results/'summary.md').write_text(study_summary(results) + '\n')
-    fig = plot_learning({n: r['curve'] for n, r in runs.items()}); fig.savefig(results/'curves.png', dpi=90, bbox_inches='tight'); plt.close(fig)
+    txt = study_summary(results); atomic_write(results/'summary.md', lambda t: t.write_text(txt + '\n'))
+    _save_fig(plot_learning({n: r['curve'] for n, r in runs.items()}), results/'curves.png')
     det = {n: r['detection'] for n, r in runs.items() if r['detection'] is not None}
     if det:
-        fig, axs = plt.subplots(1, len(det), figsize=(6*len(det), 3.6), squeeze=False)
+        nc = min(3, len(det)); nr = math.ceil(len(det)/nc)  # a grid of at most three panels a row
+        fig, axs = plt.subplots(nr, nc, figsize=(6*nc, 3.6*nr), squeeze=False)
         for ax, (n, d) in zip(axs.flat, det.items()): plot_detection(d, ax=ax, title=n)
-        fig.tight_layout(); fig.savefig(results/'detection.png', dpi=90, bbox_inches='tight'); plt.close(fig)
+        for ax in axs.flat[len(det):]: ax.set_visible(False)
+        fig.tight_layout(); _save_fig(fig, results/'detection.png')
     return results/'summary.md'
 
 def study_detection(results, # folder of run folders to add `detection.csv` to
@@ -443,5 +453,5 @@ def study_detection(results, # folder of run folders to add `detection.csv` to
                    ):
     "Run `steps_detection` for each configuration and store `detection.csv` beside its curve."
     for name, folders in runs.items():
-        d = steps_detection(folders, demo_dir, **kwargs); d.to_csv(Path(results)/name/'detection.csv', index=False)
+        d = steps_detection(folders, demo_dir, **kwargs); atomic_write(Path(results)/name/'detection.csv', lambda t: d.to_csv(t, index=False))
     return publish_study(results)

@@ -17,7 +17,7 @@ from PIL import Image
 from .core import EXIF_TAGS, CLIP_MEAN, CLIP_STD, AigfdError, ImageReadError, load_image
 from .exif import read_exif, EXIF_LABELS
 from .losses import thurstone_prob, pair_labels, SIGMA_PAPER, SIGMA_CODE
-from .features import Preprocess, face_boxes
+from .preprocess import Preprocess, face_boxes, protocol_preprocess
 
 # %% auto #0
 __all__ = ['below_rate', 'false_alarm_rate', 'detection_rate', 'upload_items', 'decode_upload', 'snapshot_png', 'ScoreExplorer',
@@ -112,7 +112,7 @@ class _View:
 # %% ../nbs/11_teach.ipynb #2868c8dd
 class ScoreExplorer(_View):
     "Pick or upload a face: see its crop, its log-likelihood among photographic faces, and the rates at a threshold"
-    def __init__(self, detector, # a fitted `aigfd.gmm.Detector` (`.pre`, `.threshold`, `.score(images)`)
+    def __init__(self, detector, # a fitted `aigfd.detector.Detector` (`.pre`, `.threshold`, `.score(images)`)
                  real_scores, # log-likelihoods of photographic faces (held out from fitting, ideally)
                  fake_scores=None, # log-likelihoods of AI-generated faces, for the detection rate
                  files=(), # image files offered in the dropdown
@@ -235,7 +235,7 @@ def explorer_from_run(run, # a folder found by `demo_run`
                       **kwargs, # passed to `ScoreExplorer`
                      ) -> ScoreExplorer:
     "A `ScoreExplorer` on the trained detector of a demo run and the log-likelihoods of its held-out test faces."
-    from aigfd.gmm import Detector
+    from aigfd.detector import Detector
     run = Path(run)
     det, sc = Detector.load(run/'detector.safetensors'), pd.read_csv(run/'scores_aigfd.csv')
     if not {'path', 'generator', 'll'} <= set(sc.columns): raise AigfdError(f"{run/'scores_aigfd.csv'}: needs columns path, generator, ll")
@@ -257,8 +257,8 @@ class PairRankingView(_View):
                 ):
         self.model, self.view_size, self.cache = model.eval(), view_size, {}
         cfg = getattr(model, 'config', {})
-        self.pre = pre or Preprocess(size=cfg.get('img_size', 224), crop='center',
-                                     mean=cfg.get('mean', CLIP_MEAN), std=cfg.get('std', CLIP_STD))
+        self.pre = pre or protocol_preprocess(cfg.get('protocol') or (cfg.get('config') or {}).get('protocol'), cfg.get('img_size', 224), 'center', None,
+                                              mean=cfg.get('mean', CLIP_MEAN), std=cfg.get('std', CLIP_STD))
         self.files = _labels(files, labels)
         if len(self.files) < 2: raise AigfdError(f"PairRankingView needs at least 2 photos, got {len(self.files)}")
         opts, by_file = list(self.files), {str(f): k for k, f in self.files.items()}

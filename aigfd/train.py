@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/train.html.md"""
 
 # %% ../nbs/07_train.ipynb #9fd78085
 from __future__ import annotations
-import dataclasses, json, logging, math, os, random, re
+import dataclasses, io, json, logging, math, os, random, re
 from contextlib import nullcontext, contextmanager
 from dataclasses import dataclass, asdict
 from functools import partial
@@ -19,7 +19,7 @@ from fastcore.script import call_parse, bool_arg
 import warnings
 with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at import, deprecated by torch: hide only that FutureWarning
     warnings.filterwarnings('ignore', r'`torch\.jit\.script` is deprecated', FutureWarning)
-    from fastai.learner import Learner, Metric
+    from fastai.learner import Learner, Metric, save_model as fastai_save_model
     from fastai.callback.core import Callback
     from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine_scheds
     from fastai.callback.tracker import SaveModelCallback
@@ -29,7 +29,7 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     from fastai.data.core import DataLoaders
     from fastai.optimizer import Adam
     from fastai.torch_core import set_seed, rank_distrib, num_distrib, no_random
-from .core import AigfdError, EXIF_TAGS, HEAD_NAMES, interactive
+from .core import AigfdError, EXIF_TAGS, HEAD_NAMES, interactive, atomic_write
 from .losses import FiveTaskLoss, pair_labels
 from .protocol import get_protocol
 from .model import AIGFDNet, aigfd_splitter, save_model
@@ -42,8 +42,8 @@ log = logging.getLogger('aigfd.train')
 # %% auto #0
 __all__ = ['log', 'PRESETS', 'TrainConfig', 'get_config', 'synthetic_dls', 'RankAcc', 'ManipAcc', 'aigfd_metrics',
            'sched_cos_epochs', 'lr_schedule', 'EpochSeed', 'NoExifCounter', 'check_dls', 'checkpoint_epoch',
-           'KeepLastCheckpoints', 'aigfd_opt', 'aigfd_learner', 'resume', 'evaluate', 'read_history', 'plot_history',
-           'distrib_setup', 'train', 'check_budget', 'aigfd_train']
+           'AtomicSaveModel', 'HistoryLogger', 'KeepLastCheckpoints', 'aigfd_opt', 'aigfd_learner', 'resume',
+           'evaluate', 'read_history', 'plot_history', 'distrib_setup', 'train', 'check_budget', 'aigfd_train']
 
 # %% ../nbs/07_train.ipynb #1a76180e
 @dataclass
@@ -209,6 +209,25 @@ def checkpoint_epoch(path:str|os.PathLike) -> int:
     if not m: raise AigfdError(f"{path}: not an epoch checkpoint name (expected ..._<epoch>.pth)")
     return int(m.group(1))
 
+class AtomicSaveModel(SaveModelCallback):
+    "fastai's `SaveModelCallback` with every checkpoint written all or nothing (`aigfd.core.atomic_write`): a full disk is one `WriteError` naming the file, never a truncated `model_<epoch>.pth`"
+    def _save(self, name):
+        if rank_distrib(): return  # only the main process writes, as in fastai
+        buf = io.BytesIO(); fastai_save_model(buf, self.model, getattr(self.learn, 'opt', None), with_opt=self.with_opt)  # in memory: torch reports a full disk without its errno
+        f = self.path/self.model_dir/f'{name}.pth'; f.parent.mkdir(parents=True, exist_ok=True)
+        self.last_saved_path = atomic_write(f, lambda t: t.write_bytes(buf.getbuffer()))
+
+class HistoryLogger(CSVLogger):
+    "fastai's `CSVLogger` rewriting `history.csv` all or nothing after every epoch (`atomic_write`): a full disk is one `WriteError` naming the file, and the epochs before it stay"
+    def before_fit(self):
+        if hasattr(self, 'gather_preds'): return
+        p = self.path/self.fname; self.text = p.read_text() if self.append and p.exists() else ''
+        self._add(','.join(self.recorder.metric_names)); self.old_logger, self.learn.logger = self.logger, self._write_line
+    def _add(self, line): self.text += line + '\n'; atomic_write(self.path/self.fname, lambda t: t.write_text(self.text))
+    def _write_line(self, log): self._add(','.join(str(t) for t in log)); self.old_logger(log)
+    def after_fit(self):
+        if not hasattr(self, 'gather_preds'): self.learn.logger = self.old_logger
+
 class KeepLastCheckpoints(Callback):
     "Delete all but the newest `keep` epoch checkpoints (a ResNet-50 checkpoint with Adam state is about 300 MB)"
     order = SaveModelCallback.order + 1
@@ -237,8 +256,8 @@ def aigfd_learner(dls:DataLoaders, # batches (x, exif, manip)
     loss = FiveTaskLoss(use_rank=cfg.use_rank, use_manip=cfg.use_manip, sigma=get_protocol(cfg.protocol).sigma if cfg.sigma is None else cfg.sigma)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     cbs = [EpochSeed(cfg.seed), NoExifCounter()]
-    if checkpoints: cbs += [SaveModelCallback(every_epoch=True, with_opt=True, fname='model'), KeepLastCheckpoints(cfg.keep_checkpoints)]
-    if rank_distrib() == 0: cbs.append(CSVLogger(append=True))
+    if checkpoints: cbs += [AtomicSaveModel(every_epoch=True, with_opt=True, fname='model'), KeepLastCheckpoints(cfg.keep_checkpoints)]
+    if rank_distrib() == 0: cbs.append(HistoryLogger(append=True))
     learn = Learner(dls, model, loss_func=loss, opt_func=aigfd_opt(cfg), lr=cfg.lr, metrics=aigfd_metrics(),
                     splitter=aigfd_splitter, wd_bn_bias=True, path=cfg.out, cbs=cbs, **kwargs)
     learn.cfg = cfg
@@ -319,7 +338,7 @@ def plot_history(path:str|os.PathLike, # run folder or its history.csv
     b.axhline(0.5, color='grey', ls='--', lw=1)
     if fname:
         p = Path(path); p = p if p.is_dir() else p.parent
-        fig.savefig(p/fname, dpi=100, bbox_inches='tight')
+        atomic_write(p/fname, lambda t: fig.savefig(t, dpi=100, bbox_inches='tight'))
     return fig
 
 # %% ../nbs/07_train.ipynb #5f366e62
@@ -343,6 +362,14 @@ def _data(cfg:TrainConfig, data_kwargs:dict) -> DataLoaders:
               jitter=Jitter() if cfg.jitter else None, pair_by='camera' if cfg.pair_cameras else None)  # cached samples kept in memory too, as the study's runs keep them
     if data_kwargs.get('items') is None: kw['items'] = training_items(cfg.pretext_data)
     return get_dls(**{**kw, **data_kwargs})
+
+@contextmanager
+def _plain_errors():
+    "An `AigfdError` raised in a fastai callback (a `WriteError` of a checkpoint, say) without the line fastai puts before its message: one line naming the file, as everywhere."
+    try: yield
+    except AigfdError as e:
+        if m := re.fullmatch(r"Exception occured in `\w+` when calling event `\w+`:\n\t(.*)", str(e), re.S): e.args = (m.group(1),)
+        raise
 
 @contextmanager
 def _no_redraw():
@@ -373,11 +400,11 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
     if cfg.init == 'exif-as-language' and not cfg.weights: raise AigfdError(
         "init 'exif-as-language' (the paper preset) needs weights='/path/to/wrapper_75_new.pth', "
         "the EXIF-as-language checkpoint; or choose init='random' or 'timm'")
-    from aigfd.repro import threads, environment
-    with threads(cfg.threads):
+    from aigfd.machine import threads, environment
+    with threads(cfg.threads), _plain_errors():
         env = environment(getattr(cfg, 'protocol', None))
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        (Path(cfg.out)/'config.json').write_text(json.dumps({**asdict(cfg), 'environment': env}, indent=1, default=str))
+        atomic_write(Path(cfg.out)/'config.json', lambda t: t.write_text(json.dumps({**asdict(cfg), 'environment': env}, indent=1, default=str)))
         return _train(cfg, dls, resume_from, data_kwargs, env, cbs, checkpoints)
 
 def check_budget(cfg:TrainConfig, # configuration with `budget_s`

@@ -49,9 +49,10 @@ def fmt(ts, cs=None):
 
 def make_detector(d, img_size):
     "A ResNet-18 detector fitted on 64 London faces (random weights), as `aigfd fit` would write it."
-    from aigfd.core import image_files, minibench_path
+    from aigfd.core import image_files
+    from aigfd.minibench import minibench_path
     from aigfd.model import AIGFDNet, save_model
-    from aigfd.gmm import fit_detector
+    from aigfd.detector import fit_detector
     save_model(AIGFDNet('resnet18', img_size=img_size), d/'resnet18', img_size=img_size)
     real = image_files(minibench_path()/'faces_real'/'london')[:64]
     fit_detector(real, d/'resnet18.safetensors', out=d/'detector.safetensors', n_components=8, crop='face', jpeg_quality=90)
@@ -60,7 +61,8 @@ def make_detector(d, img_size):
     return d/'detector.safetensors'
 
 def faces():
-    from aigfd.core import image_files, minibench_path
+    from aigfd.core import image_files
+    from aigfd.minibench import minibench_path
     mb = minibench_path()
     return image_files(mb/'faces_real', mb/'faces_fake')
 

@@ -18,9 +18,11 @@ checks the outputs and that everything runs, its times mean little.
 import argparse, math, time
 import numpy as np, cv2, imgaug
 from threadpoolctl import threadpool_limits, threadpool_info
-from aigfd.core import read_manifest, MANIPULATIONS
+from aigfd.core import MANIPULATIONS
+from aigfd.minibench import read_manifest
 from aigfd.landmarks import landmarks_for
-from aigfd.manipulate import KINDS, PAD, REGIONS, manipulate, to_size, piecewise_affine
+from aigfd.manipulate import KINDS, PAD, REGIONS, manipulate, to_size
+from aigfd.warp import piecewise_affine
 
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 ELLIPSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))

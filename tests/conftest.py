@@ -102,7 +102,7 @@ def reason_ok(text:str, words) -> bool:
 @pytest.fixture(scope='session')
 def london_faces():
     "10 neutral London faces of the minibench (skips when the minibench is absent)."
-    from aigfd.core import minibench_path, read_manifest
+    from aigfd.minibench import minibench_path, read_manifest
     if minibench_path(must_exist=False) is None: pytest.skip('minibench not available')
     m = read_manifest()
     return [Path(f) for f in m[m.path.str.startswith('faces_real/london/neutral_')].file.iloc[:10]]
@@ -119,7 +119,7 @@ def tiny_model():
 def tiny_detector(tiny_model, london_faces):
     "A `Detector` fitted on 10 London faces (crop='none', 64 px, 2 components)."
     import warnings
-    from aigfd.gmm import fit_detector
+    from aigfd.detector import fit_detector
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         return fit_detector(london_faces, tiny_model, n_components=2, crop='none', jpeg_quality=None, size=64)

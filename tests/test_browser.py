@@ -39,7 +39,7 @@ def lab(tmp_path_factory):
     try: import playwright.sync_api  # noqa: F401
     except ImportError: _missing("playwright is not installed (pip install playwright)")
     if not _has('jupyterlab'): _missing("jupyterlab is not installed (pip install jupyterlab)")
-    from aigfd.core import minibench_path
+    from aigfd.minibench import minibench_path
     d = tmp_path_factory.mktemp('lab')
     nb = json.loads((ROOT/'nbs'/'11_teach.ipynb').read_text())  # nbdev-clean leaves no kernelspec: name the default one
     if os.environ.get('AIGFD_BROWSER_SKIP_SLOW'):  # for quick iterations on the test itself; CI runs every cell, as Run All does

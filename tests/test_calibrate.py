@@ -5,8 +5,10 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
 from aigfd.core import AigfdError
-from aigfd.features import Preprocess, ImageStats
-from aigfd.gmm import Detector, fit_gmm, check_fit_settings
+from aigfd.features import ImageStats
+from aigfd.preprocess import Preprocess
+from aigfd.gmm import fit_gmm
+from aigfd.detector import Detector, check_fit_settings
 from aigfd.calibrate import calibrate_threshold, crossfit_loglik, fpr_interval, select_gmm, fit_calibrated
 
 def gaussian(n, d, seed):

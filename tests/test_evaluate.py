@@ -3,7 +3,8 @@ import numpy as np, pandas as pd, pytest
 from PIL import Image
 from sklearn import metrics
 from aigfd.core import DataNotFoundError
-from aigfd.features import Preprocess, ImageStats
+from aigfd.features import ImageStats
+from aigfd.preprocess import Preprocess
 from aigfd.evaluate import (EvalDataError, detection_metrics, balanced_sample, evaluate_scores, read_list_file, read_generator_folders,
                             read_diff, read_diffusionface, read_minibench, split_real, cap_per_generator, table_i, table_ii, table_iii,
                             to_markdown, evaluate_extractors, perturbation)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
-from aigfd.core import EXIF_TAGS, AigfdError, read_manifest
+from aigfd.core import EXIF_TAGS, AigfdError
+from aigfd.minibench import read_manifest
 from aigfd.exif import (EXIF_IFD, EXIF_RANGES, ExifValueError, parse_exif_value, read_exif, exif_values, meta_rows,
                         exif_table, plot_exif, TABLE_COLS)
 

@@ -5,8 +5,11 @@ from hypothesis import given, settings, strategies as st
 from safetensors import safe_open
 from safetensors.torch import save_file
 from aigfd.core import AigfdError
-from aigfd.features import Preprocess, make_backbone, read_weights, WeightsFileError
-from aigfd.gmm import GMMScorer, GMMError, Detector, DetectorFileError, fit_gmm, threshold_at
+from aigfd.features import make_backbone, read_weights, WeightsFileError
+from aigfd.preprocess import Preprocess
+from aigfd.gmm import GMMScorer, GMMError, fit_gmm, threshold_at
+from aigfd.detector_file import DetectorFileError
+from aigfd.detector import Detector
 
 def mixture(n, d, k, seed):
     rng = np.random.default_rng(seed)

@@ -34,7 +34,8 @@ def test_train_on_gpu_mixed_precision(tmp_path):
 def test_features_and_gmm_on_gpu():
     "Feature extraction and GMM scoring on the GPU give the CPU's values (float64 GMM exactly to rounding; the network to TF32 rounding)."
     from PIL import Image
-    from aigfd.features import extract_features, make_backbone, Preprocess
+    from aigfd.features import extract_features, make_backbone
+    from aigfd.preprocess import Preprocess
     from aigfd.gmm import fit_gmm
     rng = np.random.default_rng(0)
     ims = [Image.fromarray(rng.integers(0, 255, (80, 60, 3), dtype=np.uint8)) for _ in range(6)]

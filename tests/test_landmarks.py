@@ -4,9 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from aigfd.core import AigfdError, DataNotFoundError, read_manifest
-from aigfd.landmarks import (Landmarker, FanBackend, landmarks_for, file_sha256, fan_weights, FAN_FILES, CORNERS,
-                             TEMPLATE_CORNERS, read_london_landmarks, corner_errors)
+from aigfd.core import AigfdError, DataNotFoundError
+from aigfd.minibench import read_manifest
+from aigfd.landmarks import Landmarker, FanBackend, landmarks_for, fan_weights, FAN_FILES, CORNERS, TEMPLATE_CORNERS, read_london_landmarks, corner_errors
+from aigfd.core import file_sha256
 import aigfd.landmarks as L
 
 @pytest.fixture(scope='module')

@@ -4,10 +4,11 @@ from pathlib import Path
 import numpy as np, pandas as pd, cv2, pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 from PIL import Image
-from aigfd.core import AigfdError, read_manifest
+from aigfd.core import AigfdError
+from aigfd.minibench import read_manifest
 from aigfd.landmarks import landmarks_for
-from aigfd.manipulate import (region_box, region_mask, blend_mask, manipulate, manipulate_all, make_negative, to_size,
-                              generate_negatives, ManipulationExplorer, piecewise_affine, _fixed_kernel)
+from aigfd.manipulate import region_box, region_mask, blend_mask, manipulate, manipulate_all, make_negative, to_size, generate_negatives, ManipulationExplorer, _fixed_kernel
+from aigfd.warp import piecewise_affine
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location('bench_manipulate', ROOT/'benchmarks'/'manipulate.py')

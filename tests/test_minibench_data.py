@@ -10,7 +10,8 @@ from PIL import Image
 import aigfd.core as core
 from conftest import Mirror, run_cli
 import aigfd.minibench as mbm
-from aigfd.core import file_sha256, minibench_path, read_manifest, DataNotFoundError
+from aigfd.core import file_sha256, DataNotFoundError
+from aigfd.minibench import minibench_path, read_manifest
 from aigfd.fetch import fetch_source, RAW_HOST
 from aigfd.minibench import read_sources, registry_manifest, package_data, build_minibench, rebuild_note, minibench_sources_path
 
@@ -165,9 +166,9 @@ def test_resolver_and_demo_download(tmp_path, monkeypatch):
     "Resolver order ends in the user data folder; missing data gives the command; `aigfd demo --download` gets it, then runs."
     monkeypatch.setenv('XDG_DATA_HOME', str(tmp_path/'xdg'))
     monkeypatch.delenv('AIGFD_MINIBENCH', raising=False)
-    monkeypatch.setattr(core, '_minibench_candidates', lambda: iter([]))  # as in a clone without ../shared
+    monkeypatch.setattr(mbm, '_minibench_candidates', lambda: iter([]))  # as in a clone without ../shared
     user = tmp_path/'xdg'/'aigfd'/'minibench'
-    assert core.user_minibench_dir() == user
+    assert mbm.user_minibench_dir() == user
     with pytest.raises(DataNotFoundError) as e: minibench_path()
     msg = str(e.value)
     assert 'aigfd data minibench' in msg and 'aigfd demo --download' in msg and '476.2 MB' in msg and 'non-commercial' in msg

@@ -48,3 +48,12 @@ def test_save_refuses_noise(project):
     nb.write_text(json.dumps(_nb("import sys\nfor i in (1, 2): print(f'files: {i}/2 ({50*i} %), 0 s', file=sys.stderr)")))
     assert _run('save', nb).returncode == 0                                    # `track`'s plain progress lines: a bar in JupyterLab, not kept
     assert json.loads(nb.read_text())['cells'][1]['outputs'] == []
+
+def test_save_refuses_temporary_paths(project):
+    "A path under the temporary folder in a saved output (issue 24): refused, nothing written."
+    import tempfile
+    nb = project/'p.ipynb'
+    nb.write_text(json.dumps(_nb(f"print({tempfile.gettempdir() + '/tmpabc123/face.png'!r} + ': unreadable')")))
+    r = _run('save', nb)
+    assert r.returncode != 0 and 'temporary path' in r.stdout + r.stderr
+    assert json.loads(nb.read_text())['cells'][1]['outputs'] == []

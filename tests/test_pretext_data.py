@@ -9,9 +9,11 @@ from PIL import Image
 
 import aigfd.core as core
 import aigfd.pretext as ptm
+import aigfd.minibench as mbm
 from conftest import Mirror, run_cli
-from aigfd.core import (file_sha256, pretext_path, minibench_path, read_pretext_manifest, check_pretext, require_pretext,
-                        AigfdError, DataNotFoundError)
+from aigfd.core import file_sha256, AigfdError, DataNotFoundError
+from aigfd.pretext import pretext_path, read_pretext_manifest, check_pretext, require_pretext
+from aigfd.minibench import minibench_path
 from aigfd.minibench import package_data, sources_fixtures_path, rebuild_note
 from aigfd.pretext import pretext_manifest, pretext_sources, build_pretext, PRETEXT_DATA
 
@@ -30,11 +32,11 @@ def fixture_sources():
 
 def _only_fixtures(monkeypatch):
     "Make the registry the 8 fixture sources and the 8 files they make (for the tests that need a complete rebuild)."
-    s, m, reg = fixture_sources(), pretext_manifest(), core.pretext_registry()
+    s, m, reg = fixture_sources(), pretext_manifest(), ptm.pretext_registry()
     m = m[m.src.isin(set(s.key))]
     monkeypatch.setattr(ptm, 'pretext_sources', lambda: s)
     monkeypatch.setattr(ptm, 'pretext_manifest', lambda: m.copy())
-    monkeypatch.setattr(core, 'pretext_registry', lambda: reg[reg.path.isin(set(m.path))].reset_index(drop=True))
+    monkeypatch.setattr(ptm, 'pretext_registry', lambda: reg[reg.path.isin(set(m.path))].reset_index(drop=True))
     return m
 
 
@@ -55,7 +57,7 @@ def test_registry_ships_in_package():
     s, m = pretext_sources(), pretext_manifest()
     assert (len(s), len(m), s.bytes.sum()) == (560, 560, 270_556_934)
     assert sorted(m.src) == sorted(s.key) and set(m.role) == {'real_face', 'exif_photo'} and set(m.generator) == {''}
-    assert core.pretext_registry().path.tolist() == m.path.tolist()  # what the check reads is the same registry
+    assert ptm.pretext_registry().path.tolist() == m.path.tolist()  # what the check reads is the same registry
 
 
 def test_rebuild_from_fixtures_matches_manifest(tmp_path):
@@ -168,7 +170,7 @@ def test_resolver_order_and_default_folder(tmp_path, monkeypatch):
     "argument, then $AIGFD_PRETEXT, then shared/data/pretext beside the checkout, then the user data folder, where the command writes."
     sib = [c for c in core._shared_candidates('pretext')]
     assert ROOT.parent/'shared'/'data'/'pretext' in sib  # beside the checkout: the minibench's rule, with the corpus's name
-    assert [c.parent for c in sib] == [c.parent for c in core._minibench_candidates()]
+    assert [c.parent for c in sib] == [c.parent for c in mbm._minibench_candidates()]
     monkeypatch.setenv('XDG_DATA_HOME', str(tmp_path/'xdg'))
     monkeypatch.delenv('AIGFD_PRETEXT', raising=False)
     user = tmp_path/'xdg'/'aigfd'/'pretext'

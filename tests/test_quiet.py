@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope='module')
 def face_detector(tiny_model, london_faces, tmp_path_factory):
     "A detector that crops faces by their landmarks (the path `aigfd score` takes for real detectors), saved to a file."
-    from aigfd.gmm import fit_detector
+    from aigfd.detector import fit_detector
     d = tmp_path_factory.mktemp('quiet')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # 10 faces for 2 components: the fit itself rightly warns

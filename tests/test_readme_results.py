@@ -29,3 +29,10 @@ def test_readme_results_generated_and_checked(tmp_path):
     assert _run(repo, '--check').returncode == 0
     _results(repo/'results'/'minibench.json', shift=2.)  # new figures: CI fails until the README is regenerated
     assert _run(repo, '--check').returncode != 0
+
+def test_readme_lists_every_notebook():
+    "The README's notebook table (from nbs/index.ipynb) has a row for every notebook of nbs/ (issue 24)."
+    import re
+    rows = set(re.findall(r'^\| `([\w-]+)` \|', (ROOT/'README.md').read_text(), re.M))
+    missing = sorted(p.stem for p in (ROOT/'nbs').glob('*.ipynb') if p.stem != 'index' and p.stem not in rows)
+    assert not missing, f"notebooks missing from the README's table (add them in nbs/index.ipynb): {missing}"

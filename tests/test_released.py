@@ -41,7 +41,8 @@ def test_whole_image_resize(shape):
 @pytest.fixture(scope='module')
 def face128():
     "A real face as an FDF-like 128 px image and its dlib landmarks found on the 224 px resize (as the released code finds them), or skip."
-    from aigfd.core import minibench_path, read_manifest, load_image
+    from aigfd.core import load_image
+    from aigfd.minibench import minibench_path, read_manifest
     if minibench_path(must_exist=False) is None: pytest.skip('minibench not available')
     m = read_manifest()
     a = np.asarray(load_image(m[m.path.str.startswith('faces_real/london/neutral_')].file.iloc[3]).resize((128, 128), Image.BILINEAR))
@@ -111,7 +112,7 @@ def test_released_checkpoint_without_heads(tmp_path):
 
 def test_detector_defaults_and_deviations(tmp_path):
     "Detector.fit: settings left unset are the protocol's; under released-code a contradicting one is honoured and recorded (kept in the file)."
-    from aigfd.gmm import Detector
+    from aigfd.detector import Detector
     from aigfd.features import ImageStats
     X = np.random.default_rng(0).normal(size=(800, 41))  # as many dims as `ImageStats` gives, so the saved detector loads
     fit = lambda **kw: Detector.fit(None, ImageStats(), dict(kind='imagestats'), feats=X, **kw)

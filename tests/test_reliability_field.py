@@ -8,7 +8,7 @@ from aigfd.core import AigfdError, load_image, scan_images, image_files, Skipped
 from aigfd.cli import main
 from conftest import run_cli
 from aigfd.exif import exif_table, read_exif, meta_rows, EXIF_IFD
-from aigfd.gmm import Detector, fit_detector
+from aigfd.detector import Detector, fit_detector
 from aigfd.evaluate import evaluate_detector
 from aigfd.landmarks import Landmarker, landmarks_for
 from aigfd.manipulate import generate_negatives
@@ -236,9 +236,9 @@ def test_float_tiff_not_blank(london_faces, tmp_path, tiny_detector):
 # ---- 10. options and output paths checked before any image is read ----
 
 def test_options_checked_before_work(london_faces, det_file, tmp_path, monkeypatch):
-    import aigfd.features, aigfd.preprocess, aigfd.landmarks
+    import aigfd.preprocess, aigfd.landmarks
     def no_reading(*a, **k): raise AssertionError('an image was read before the options were checked')
-    for m in (aigfd.features, aigfd.preprocess, aigfd.landmarks): monkeypatch.setattr(m, 'load_image', no_reading)
+    for m in (aigfd.preprocess, aigfd.landmarks): monkeypatch.setattr(m, 'load_image', no_reading)  # the modules that read images
     for args, msg in [(['--csv', tmp_path/'missing_dir'/'s.csv'], 'missing_dir does not exist'), (['--bs', 0], '--bs 0'),
                       (['--bs', -3], '--bs -3'), (['--json', tmp_path], 'is a folder'), (['--min-face', -1], '--min-face -1'),
                       (['--engine', 'tensorrt'], '--engine')]:

@@ -5,7 +5,9 @@ import numpy as np, pytest, torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from aigfd.core import AigfdError
-from aigfd.gmm import Detector, DetectorFileError, read_weights
+from aigfd.detector_file import DetectorFileError
+from aigfd.features import read_weights
+from aigfd.detector import Detector
 from aigfd.model import AIGFDNet, save_model, load_model, load_weights, load_exif_as_language, ModelLoadError
 from aigfd.train import aigfd_learner, synthetic_dls, resume, get_config
 

@@ -9,7 +9,7 @@ from aigfd.exif import exif_table, read_exif
 from aigfd.landmarks import landmarks_for, Landmarker
 from aigfd.manipulate import generate_negatives
 from aigfd.data import folder_items, prepare_items, get_dls
-from aigfd.gmm import fit_detector
+from aigfd.detector import fit_detector
 
 def _name(p): return Path(p).name
 

@@ -100,7 +100,7 @@ landmarks_for(files, 'dlib', cache_root=sys.argv[2], progress=False)
 
 @pytest.fixture(scope='module')
 def lm_files():
-    from aigfd.core import minibench_path, read_manifest
+    from aigfd.minibench import minibench_path, read_manifest
     if minibench_path(must_exist=False) is None: pytest.skip('minibench not available')
     m = read_manifest()
     faces = m[m.path.str.startswith(('faces_real/london/', 'faces_real/congress/'))].file

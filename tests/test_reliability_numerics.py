@@ -3,7 +3,8 @@ import warnings
 import numpy as np, pandas as pd, pytest, torch
 from aigfd.core import AigfdError
 from aigfd.losses import FiveTaskLoss, ranking_loss, manipulation_loss, fidelity_loss, SIGMA_CODE, SIGMA_PAPER
-from aigfd.gmm import fit_gmm, GMMError, threshold_at, percentile_of, GMMScorer
+from aigfd.gmm import fit_gmm, GMMError, threshold_at, GMMScorer
+from aigfd.detector_file import percentile_of
 from aigfd.evaluate import detection_metrics, evaluate_scores, EvalDataError, split_real
 
 @pytest.fixture(autouse=True)

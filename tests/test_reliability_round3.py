@@ -4,15 +4,17 @@ from contextlib import redirect_stdout, redirect_stderr
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
-from aigfd.core import AigfdError, WriteError, load_image, scan_images, read_manifest, minibench_path, sniff_format
+from aigfd.core import AigfdError, WriteError, load_image, scan_images, sniff_format
+from aigfd.minibench import read_manifest, minibench_path
 from aigfd.cli import main
 from conftest import run_cli
 from aigfd.exif import exif_table, read_exif
-from aigfd.gmm import Detector, fit_detector
+from aigfd.detector import Detector, fit_detector
 from aigfd.evaluate import evaluate_detector
 from aigfd.manipulate import generate_negatives
 from aigfd.calibrate import fit_calibrated
-from aigfd.features import extract_features, Preprocess
+from aigfd.features import extract_features
+from aigfd.preprocess import Preprocess
 from aigfd.duplicates import CopiesWarning
 
 @pytest.fixture(scope='module')

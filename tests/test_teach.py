@@ -6,8 +6,9 @@ from hypothesis import given, settings, strategies as st
 from PIL import Image
 from aigfd.core import EXIF_TAGS, ImageReadError, load_image
 from aigfd.exif import read_exif
-from aigfd.features import Preprocess, make_backbone
-from aigfd.gmm import Detector
+from aigfd.features import make_backbone
+from aigfd.preprocess import Preprocess
+from aigfd.detector import Detector
 from aigfd.losses import thurstone_prob, SIGMA_CODE, SIGMA_PAPER
 from aigfd.model import AIGFDNet
 from aigfd.teach import (below_rate, false_alarm_rate, detection_rate, decode_upload, upload_items,
@@ -123,8 +124,9 @@ def test_pair_ranking_view(tmp_path):
 def test_score_explorer_face_crop(det_setup):
     "With crop='face' the view shows the detector's landmark-box crop, the one `Detector.score` uses"
     import dataclasses
-    from aigfd.core import read_manifest, DataNotFoundError
-    from aigfd.data import face_crop_box
+    from aigfd.core import DataNotFoundError
+    from aigfd.minibench import read_manifest
+    from aigfd.landmarks import face_crop_box
     from aigfd.landmarks import landmarks_for
     try: m = read_manifest()
     except DataNotFoundError: pytest.skip('minibench not available')
