@@ -19,7 +19,8 @@ __all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 
            'undecodable_reason', 'register_plugins', 'ImageReadError', 'load_image', 'file_sha256', 'check_files',
            'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning', 'pillow_exts', 'skip_reason',
            'folder_skip_reason', 'scan_images', 'warn_skipped', 'sub_folders', 'no_images_error', 'check_out_path',
-           'WriteError', 'atomic_write', 'output_stems', 'check_number', 'skip_slow_lines', 'skip_slow_cells']
+           'WriteError', 'atomic_write', 'output_stems', 'check_number', 'save_figure', 'skip_slow_lines',
+           'skip_slow_cells']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -459,6 +460,16 @@ def check_number(v, # the option's value
         rng = ' and '.join(s for s in (f'>= {lo}' if lo is not None else '', f'<= {hi}' if hi is not None else '') if s)
         raise AigfdError(f"{opt} {v!r}: need {'an integer' if integer else 'a number'}{' ' + rng if rng else ''}")
     return v
+
+# %% ../nbs/00_core.ipynb #b2415cbf
+def save_figure(fig, # a matplotlib figure
+                path:str|os.PathLike, # the output file (its suffix names the format)
+                dpi:int=100, # resolution, dots per inch
+               ) -> Path:
+    "Save `fig` to `path` all or nothing (`atomic_write`) and close it, whether or not the write succeeds."
+    import matplotlib.pyplot as plt
+    try: return atomic_write(path, lambda t: fig.savefig(t, dpi=dpi, bbox_inches='tight'))
+    finally: plt.close(fig)
 
 # %% ../nbs/00_core.ipynb #c0a3c222
 SLOW_SKIPPED = "print('skipped: a `#| slow` cell (set RUN_SLOW = True in the flag cell at the top to run it)')\n"

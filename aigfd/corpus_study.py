@@ -8,7 +8,7 @@ Docs: https://aigfd.github.io/aigfd/corpus_study.html.md"""
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import AigfdError, atomic_write
+from .core import AigfdError, atomic_write, save_figure
 from .evaluate import to_markdown
 from .study import read_study, CPU_TARGETS, LABELS
 
@@ -209,7 +209,6 @@ def plot_corpus(results, names:list, metrics=('manip_acc', 'manip_piecewise_affi
 
 def publish_corpus(results, names:list, **kw) -> Path:
     "Write `corpus_lead.md` (one sentence), `corpus.md` (sentences, run table, detection table) and `corpus.png` into `results`; returns the Markdown's path."
-    import matplotlib.pyplot as plt
     results = Path(results); det = detection_table(results, names)
     txt = corpus_findings(results, **kw) + '\n\n' + to_markdown(corpus_table(results, names))
     if len(h := what_helps(results)): txt += "\n\nWhat each change does (last steps; verdicts from 95 % intervals that do not overlap):\n\n" + to_markdown(h)
@@ -217,9 +216,7 @@ def publish_corpus(results, names:list, **kw) -> Path:
                          + to_markdown(det))
     lead = corpus_lead(results)
     atomic_write(results/'corpus.md', lambda t: t.write_text(txt + '\n')); atomic_write(results/'corpus_lead.md', lambda t: t.write_text(lead + '\n'))
-    fig = plot_corpus(results, names)
-    try: atomic_write(results/'corpus.png', lambda t: fig.savefig(t, dpi=80, bbox_inches='tight'))
-    finally: plt.close(fig)
+    save_figure(plot_corpus(results, names), results/'corpus.png', dpi=80)
     return results/'corpus.md'
 
 # %% ../nbs/07c_corpus_study.ipynb #cd23123d

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import AigfdError, load_image, track, atomic_write
+from .core import AigfdError, load_image, track, atomic_write, save_figure
 from .minibench import minibench_path, read_manifest
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for
@@ -86,9 +86,7 @@ class _Steps:
         log.info(f"step {name}: {self.done[name]} s")
 
 # %% ../nbs/10_demo.ipynb #0e0683b4
-def _save_fig(fig, p):
-    try: atomic_write(p, lambda t: fig.savefig(t, dpi=110, bbox_inches='tight'))  # every output of the report all or nothing: a full disk is one line naming the file
-    finally: plt.close(fig)
+def _save_fig(fig, p): save_figure(fig, p, dpi=110)  # every output of the report all or nothing: a full disk is one line naming the file
 def _csv(df, p, **kw): atomic_write(p, lambda t: df.to_csv(t, **kw))
 def _text(p, s): atomic_write(p, lambda t: t.write_text(s))
 def _npz(p, arrays): atomic_write(p, lambda t: np.savez(t, **arrays))

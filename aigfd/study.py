@@ -15,7 +15,7 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     warnings.filterwarnings('ignore', category=FutureWarning)
     from fastai.callback.core import Callback, CancelFitException, CancelValidException
 import logging
-from .core import AigfdError, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, track, atomic_write
+from .core import AigfdError, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, track, atomic_write, save_figure
 from .pretext import pretext_path
 from .data import get_dls, minibench_items
 from .corpus import pretext_dls, Jitter
@@ -424,26 +424,20 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
     return txt
 
 # %% ../nbs/07b_study.ipynb #5887b279
-def _save_fig(fig, path, dpi:int=90):
-    "Save `fig` to `path` all or nothing, and close it."
-    import matplotlib.pyplot as plt
-    try: atomic_write(path, lambda t: fig.savefig(t, dpi=dpi, bbox_inches='tight'))
-    finally: plt.close(fig)
-
 def publish_study(results, # folder of run folders
                  ) -> Path:
     "Write `summary.md`, `curves.png` and, where detection curves exist, `detection.png` into `results`; returns the summary's path."
     import matplotlib.pyplot as plt
     results = Path(results); runs = read_study(results)
     txt = study_summary(results); atomic_write(results/'summary.md', lambda t: t.write_text(txt + '\n'))
-    _save_fig(plot_learning({n: r['curve'] for n, r in runs.items()}), results/'curves.png')
+    save_figure(plot_learning({n: r['curve'] for n, r in runs.items()}), results/'curves.png', dpi=90)
     det = {n: r['detection'] for n, r in runs.items() if r['detection'] is not None}
     if det:
         nc = min(3, len(det)); nr = math.ceil(len(det)/nc)  # a grid of at most three panels a row
         fig, axs = plt.subplots(nr, nc, figsize=(6*nc, 3.6*nr), squeeze=False)
         for ax, (n, d) in zip(axs.flat, det.items()): plot_detection(d, ax=ax, title=n)
         for ax in axs.flat[len(det):]: ax.set_visible(False)
-        fig.tight_layout(); _save_fig(fig, results/'detection.png')
+        fig.tight_layout(); save_figure(fig, results/'detection.png', dpi=90)
     return results/'summary.md'
 
 def study_detection(results, # folder of run folders to add `detection.csv` to
