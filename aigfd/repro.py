@@ -13,10 +13,10 @@ import pandas as pd
 from .core import AigfdError, atomic_write
 
 # %% auto #0
-__all__ = ['METRICS', 'RESULTS_FORMAT', 'NAMES', 'NO_INTERVAL', 'binary_metrics', 'Bootstrap', 'bootstrap_scores', 'summarise',
-           'paired_difference', 'compare', 'write_results', 'read_results', 'environment_line', 'results_markdown',
-           'interval_tables', 'evaluation_report', 'check_results', 'settings_differences', 'environment_differences',
-           'published_paths', 'published_path', 'reproduce']
+__all__ = ['METRICS', 'RESULTS_FORMAT', 'NAMES', 'NO_INTERVAL', 'RECORDED_LATER', 'binary_metrics', 'Bootstrap',
+           'bootstrap_scores', 'summarise', 'paired_difference', 'compare', 'write_results', 'read_results',
+           'environment_line', 'results_markdown', 'interval_tables', 'evaluation_report', 'check_results',
+           'settings_differences', 'environment_differences', 'published_paths', 'published_path', 'reproduce']
 
 # %% ../nbs/09b_repro.ipynb #f8df33b1
 METRICS = ('acc', 'ap', 'auc', 'tpr@1%fpr', 'tpr@5%fpr', 'eer')  # the columns of `aigfd.evaluate.detection_metrics`
@@ -274,9 +274,11 @@ def check_results(run:dict, # `read_results` of a finished run
     d['diff'] = d.value_run - d.value  # run minus published, in points
     return d[k + ['value', 'lo', 'hi', 'value_run', 'diff', 'inside', 'outside_by', 'ok']].rename(columns={'value': 'published', 'value_run': 'run'})
 
+RECORDED_LATER = dict(pretext_data='minibench', jitter=False, pair_cameras=False)  # demo settings recorded since issue 28: their value in runs from before
+
 def settings_differences(run:dict, published:dict, ignore=('threads',)) -> dict:
-    "Settings that differ between a run and the published file (name -> (run, published)), except those in `ignore`."
-    a, b = run.get('settings', {}), published.get('settings', {})
+    "Settings that differ between a run and the published file (name -> (run, published)), except those in `ignore`; a setting of `RECORDED_LATER` missing from a file has the value it had before it was recorded."
+    a, b = ({**RECORDED_LATER, **x.get('settings', {})} for x in (run, published))
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)}
 
 def environment_differences(run:dict, published:dict) -> dict:
