@@ -62,6 +62,7 @@ def cold_share(epoch:int, # 0-based epoch
     ps = ([p_clean] if part != 'manip' else []) + ([(1 - p_clean)/n_kinds]*n_kinds if part != 'clean' else [])
     return sum(p*(1 - p)**m for p in ps)
 
+# %% ../nbs/06b_budget.ipynb #1b3258bc
 def plan_run(cfg, # `aigfd.train.TrainConfig`
              steps:int, # optimisation steps wanted
              n_iter:int, # steps per epoch (len(dls.train))

@@ -37,10 +37,12 @@ def fpr_interval(k:int, # photographic faces flagged
     hi = 1. if k == n else float(stats.beta.ppf(1 - a, k + 1, n - k))
     return lo, hi
 
+# %% ../nbs/08c_calibrate.ipynb #092c9767
 def _small_blas(X):
     "One BLAS thread for small fits: many small EM steps run several times faster without thread start-up (and do not fight other processes for cores)."
     return threadpool_limits(1) if X.shape[1] <= 128 else threadpool_limits(None)
 
+# %% ../nbs/08c_calibrate.ipynb #8e90d6fb
 def crossfit_loglik(X, # fitting features [n, dim]
                     folds:int=5, # K of K-fold cross-fitting
                     seed:int=0, # seed of the fold assignment
@@ -57,6 +59,7 @@ def crossfit_loglik(X, # fitting features [n, dim]
             out[te] = fit_gmm(X[tr], **gmm_kw).score(X[te])
     return out
 
+# %% ../nbs/08c_calibrate.ipynb #f2277550
 def calibrate_threshold(X, # fitting features [n, dim]
                         gmm, # the GMMScorer fitted on all of `X` with `gmm_kw` (rule 'split': fitted on other faces, `X` are the calibration faces)
                         fpr:float=0.05, # false-alarm rate to aim for on photographic faces
@@ -89,6 +92,7 @@ def copy_groups(X, # features [n, dim]
     key = X.reshape(n, -1) if groups is None else np.asarray(groups)
     return np.unique(key, axis=0 if groups is None else None, return_inverse=True)[1].ravel() if n else np.zeros(0, int)
 
+# %% ../nbs/08c_calibrate.ipynb #52b490ea
 def fold_splits(X, # features [n, dim]
                 folds:int=5, seed:int=0, # K and the seed of the assignment
                 groups=None, # a label per row: rows with one label (copies of one image) are held out together; None: identical rows
@@ -146,6 +150,7 @@ def _grid(v, name, d=None):
         return g + [None] if name == 'pca_dim' and d is not None and d <= max(SELECT_GRID['pca_dim']) else g
     return list(v) if isinstance(v, (list, tuple)) else [v]
 
+# %% ../nbs/08c_calibrate.ipynb #bce8e513
 def _project(Xtr, Xte, p, random_state):
     "PCA scores of train/test rows and, per test row, the log-density of what the projection drops plus the standardisation Jacobian."
     if p is None: return Xtr, Xte, np.zeros(len(Xte))
@@ -157,6 +162,7 @@ def _project(Xtr, Xte, p, random_state):
     extra = -.5*(d - p)*np.log(2*np.pi*var) - resid(Xte)/(2*var) - np.log(sc.scale_).sum()
     return pl.transform(Xtr), pl.transform(Xte), extra
 
+# %% ../nbs/08c_calibrate.ipynb #1461239e
 def select_gmm(X, # fitting features [n, dim] of photographic faces
                n_components='auto', covariance_type='auto', reg_covar='auto', pca_dim='auto', # a value, a list, or 'auto' (`SELECT_GRID`)
                folds:int=5, seed:int=0, # cross-validation

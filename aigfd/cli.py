@@ -46,6 +46,7 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
     if json: atomic_write(json, lambda t: df.to_json(t, orient='records', indent=1))
     return df
 
+# %% ../nbs/12_cli.ipynb #b506f9be
 def _distinct_outputs(inputs, **outs):
     "Refuse output files that are the same file as each other or as a named input (one would overwrite the other)."
     from aigfd.core import AigfdError
@@ -98,12 +99,14 @@ def aigfd_fit(real:Annotated[str, {'nargs': '+'}], # folders or files of photogr
     if dev := deviation_text(det.info['protocol'], det.info.get('deviations')): print(dev)
     return det
 
+# %% ../nbs/12_cli.ipynb #cd00a3ef
 def _int_or_auto(v, name):
     from aigfd.core import AigfdError
     if str(v).lower() == 'auto': return 'auto'
     try: return int(v)
     except ValueError: raise AigfdError(f"--{name} {v!r}: need an integer or 'auto'") from None
 
+# %% ../nbs/12_cli.ipynb #15125162
 @call_parse
 def aigfd_evaluate(detector:str, # detector file
                    real:str, # folder of photographic test faces
@@ -144,6 +147,7 @@ def aigfd_evaluate(detector:str, # detector file
         atomic_write(o/'faces.csv', res.attrs['faces'].to_csv)
     return res
 
+# %% ../nbs/12_cli.ipynb #92c3eee1
 @call_parse
 def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
                quick:bool=False, # one-minute smoke test instead of the full demo
@@ -168,6 +172,7 @@ def aigfd_demo(out:str='aigfd-demo', # report folder (re-running resumes)
     print(f"check it against the published figures: aigfd reproduce {out}")
     return rep
 
+# %% ../nbs/12_cli.ipynb #2cc98a53
 @call_parse
 def aigfd_reproduce(run:str, # finished demo folder (e.g. aigfd-demo) or its results.json
                     published:str=None, # published results file (default: results/minibench.json of a checkout, else the copy installed with the package)
@@ -180,6 +185,7 @@ def aigfd_reproduce(run:str, # finished demo folder (e.g. aigfd-demo) or its res
     if not d.ok.all(): raise SystemExit(1)
     return d
 
+# %% ../nbs/12_cli.ipynb #fd22ba47
 @call_parse
 def aigfd_exif(paths:Annotated[str, {'nargs': '+'}], # images, folders or metadata files
                csv:str=None, # also write the table to this CSV file
@@ -227,11 +233,13 @@ def _commands():
                 manipulate='aigfd.manipulate:aigfd_manipulate', exif=aigfd_exif,
                 data=aigfd_data, reproduce=aigfd_reproduce)
 
+# %% ../nbs/12_cli.ipynb #19590740
 def _resolve(cmd):
     "The plain function behind a command (imports its module if it is given as 'module:function')."
     if isinstance(cmd, str): mod, fn = cmd.split(':'); cmd = getattr(importlib.import_module(mod), fn)
     return getattr(cmd, '__wrapped__', cmd)
 
+# %% ../nbs/12_cli.ipynb #f3f55fc6
 def _summary(cmd) -> str:
     "First line of a command's docstring; for a 'module:function' command it is read from the module's source, not imported."
     if isinstance(cmd, str):
@@ -241,10 +249,12 @@ def _summary(cmd) -> str:
     else: doc = _resolve(cmd).__doc__
     return (doc or '').strip().splitlines()[0] if (doc or '').strip() else ''
 
+# %% ../nbs/12_cli.ipynb #37a343d9
 def _usage(cmds):
     return 'usage: aigfd SUBCOMMAND [options]   (aigfd SUBCOMMAND --help for its options)\n\n' + \
            '\n'.join(f'  {k:<11}{_summary(f)}' for k, f in cmds.items())
 
+# %% ../nbs/12_cli.ipynb #05abe15a
 _IO_ERRNOS = {2, 13, 27, 28, 30, 122}  # ENOENT, EACCES, EFBIG, ENOSPC, EROFS, EDQUOT: a file or disk problem, not a bug
 
 def _input_error(e) -> bool:
@@ -252,6 +262,7 @@ def _input_error(e) -> bool:
     core = sys.modules.get('aigfd.core')  # an AigfdError can only exist once aigfd.core is imported
     return isinstance(e, FileNotFoundError) or (core is not None and isinstance(e, core.AigfdError)) or (isinstance(e, OSError) and e.errno in _IO_ERRNOS)
 
+# %% ../nbs/12_cli.ipynb #374c0c74
 def main(argv:list|None=None) -> int:
     "Entry point of the `aigfd` console script."
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -34,9 +34,11 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 class AigfdError(Exception):
     "Base class of the errors aigfd raises on bad input"
 
+# %% ../nbs/00_core.ipynb #4f2e178c
 class DataNotFoundError(AigfdError, FileNotFoundError):
     "A data set or file that aigfd needs is not where it was looked for"
 
+# %% ../nbs/00_core.ipynb #6929f304
 def _shared_candidates(name:str):
     "Folders `shared/data/NAME` inside or beside the checkout, the current folder and its parents, in the order they are tried."
     here = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()
@@ -45,16 +47,19 @@ def _shared_candidates(name:str):
         yield r/rel          # shared/ inside a folder
         yield r.parent/rel   # shared/ beside the checkout
 
+# %% ../nbs/00_core.ipynb #aa71486c
 def user_data_path(name:str) -> Path:
     "Where `aigfd data NAME` puts data set NAME by default: `platformdirs.user_data_dir('aigfd')/NAME`."
     import platformdirs
     return Path(platformdirs.user_data_dir('aigfd', appauthor=False))/name
 
+# %% ../nbs/00_core.ipynb #af937632
 def _missing(msg:str, hint=None) -> DataNotFoundError:
     try: msg += '\n' + hint() if hint is not None else ''
     except Exception: pass  # the hint is a courtesy; never hide the error behind another one
     return DataNotFoundError(msg)
 
+# %% ../nbs/00_core.ipynb #e43e1891
 def find_data(name:str, # data set: 'minibench' or 'pretext' (its variable is `$AIGFD_NAME`)
               path:str|os.PathLike|None=None, # explicit location; overrides everything
               must_exist:bool=True, # raise `DataNotFoundError` (with the command that gets it) when not found
@@ -99,6 +104,7 @@ def cache_dir(sub:str='', # sub-folder to create inside the cache
 class CacheWarning(UserWarning):
     "A cache entry could not be read or written; it is rebuilt (or bypassed), never trusted"
 
+# %% ../nbs/00_core.ipynb #2742cce4
 _BAD_CACHE = set()  # cache folders already reported unwritable in this process
 
 def bad_cache_entry(path:str|os.PathLike, # the cache entry that failed to load
@@ -111,6 +117,7 @@ def bad_cache_entry(path:str|os.PathLike, # the cache entry that failed to load
     except OSError: pass
     warnings.warn(f"{what} {p} could not be read ({type(err).__name__}: {str(err)[:120]}): removed, it is rebuilt", CacheWarning, stacklevel=3)
 
+# %% ../nbs/00_core.ipynb #5a5cf061
 def cache_unwritable(folder:str|os.PathLike, # the cache folder
                      err:OSError, # why a write failed (full disk, read-only...)
                     ) -> bool:
@@ -148,6 +155,7 @@ def sniff_format(head:bytes, # the first bytes of a file (512 are plenty)
     if head.lstrip()[:4] == b'<svg' or (head.lstrip()[:5] == b'<?xml' and b'<svg' in head): return 'SVG drawing'
     return next((name for m, name in _MAGIC if head.startswith(m)), None)
 
+# %% ../nbs/00_core.ipynb #012fbcbc
 def undecodable_reason(path:str|os.PathLike, # a file Pillow could not identify
                       ) -> str|None:
     "'<format> file, which the installed Pillow cannot decode: <what would>' when the file's signature shows a format of `UNDECODABLE`, else None."
@@ -156,6 +164,7 @@ def undecodable_reason(path:str|os.PathLike, # a file Pillow could not identify
     except OSError: return None
     return None if fmt is None else f"{fmt} file, which the installed Pillow cannot decode: {UNDECODABLE[fmt]}"
 
+# %% ../nbs/00_core.ipynb #3a4683b9
 _PLUGINS = None  # names of the plug-ins registered, once per process
 
 def register_plugins() -> tuple:
@@ -176,6 +185,7 @@ def register_plugins() -> tuple:
 class ImageReadError(AigfdError, ValueError):
     "An image file could not be read; the message names the file and the reason"
 
+# %% ../nbs/00_core.ipynb #bf756601
 MAX_PIXELS = 64_000_000  # refuse larger images (decompression-bomb guard)
 
 def _full_scale(a:np.ndarray, mode:str) -> float:
@@ -188,6 +198,7 @@ def _full_scale(a:np.ndarray, mode:str) -> float:
         if hi <= top: return top
     raise ValueError(f"{mode} image with values up to {hi:g}: beyond 16 bits, no known 8-bit mapping")
 
+# %% ../nbs/00_core.ipynb #ebc1077b
 def _to_rgb(im:Image.Image) -> Image.Image:
     if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):  # 16/32-bit integer or float grey: scale to 8 bits by its range
         a = np.asarray(im, dtype=np.float64)
@@ -198,6 +209,7 @@ def _to_rgb(im:Image.Image) -> Image.Image:
         bg = Image.new('RGB', im.size, (0, 0, 0)); bg.paste(im, mask=im.getchannel('A')); im = bg
     return im if im.mode == 'RGB' else im.convert('RGB')
 
+# %% ../nbs/00_core.ipynb #c69cae51
 def load_image(path:str|os.PathLike, # image file
                exif_transpose:bool=True, # apply the EXIF Orientation tag
                min_size:int=16, # refuse images whose shorter side is smaller
@@ -245,6 +257,7 @@ def _memo_sha256(f:Path) -> str:
     if k not in _SHA_MEMO: _SHA_MEMO[k] = file_sha256(f)
     return _SHA_MEMO[k]
 
+# %% ../nbs/00_core.ipynb #508e8970
 def check_files(m:pd.DataFrame, # manifest rows with `path` (relative to `root`) and `sha256`
                 root:str|os.PathLike, # the folder they are in
                ) -> pd.DataFrame:
@@ -266,6 +279,7 @@ def interactive() -> bool:
     from fastprogress.fastprogress import IN_NOTEBOOK
     return bool(IN_NOTEBOOK or sys.stdout.isatty())
 
+# %% ../nbs/00_core.ipynb #8429204b
 def _plain_progress(items, total, desc, stream):
     t0, step = time.time(), max(1, -(-total//10))  # a line every tenth (rounded up) and at the end
     for i, x in enumerate(items, 1):
@@ -273,6 +287,7 @@ def _plain_progress(items, total, desc, stream):
         if i % step == 0 or i == total:
             print(f"{desc}: {i}/{total} ({100*i//total} %), {time.time() - t0:.0f} s", file=stream or sys.stderr, flush=True)
 
+# %% ../nbs/00_core.ipynb #7f7bb296
 def track(items, # what to iterate over (a sized collection shows its total)
           desc:str='progress', # what is counted, for the plain-text form
           leave:bool=True, # keep the bar after the loop (bars only)
@@ -290,6 +305,7 @@ def as_paths(p) -> list[Path]:
     "`p` (one path, or a list of paths) as a list of `Path`s."
     return [Path(x) for x in ([p] if isinstance(p, (str, os.PathLike)) else p)]
 
+# %% ../nbs/00_core.ipynb #01fef572
 def image_files(*paths:str|os.PathLike, # files and/or folders
                 exts:tuple|None=None, # extensions that count as images (None: Pillow's, plus any file whose content Pillow recognises)
                ) -> list[Path]:
@@ -302,6 +318,7 @@ def image_files(*paths:str|os.PathLike, # files and/or folders
 class SkippedFilesWarning(UserWarning):
     "Files or folders in a scanned folder were skipped (the message says which and why)"
 
+# %% ../nbs/00_core.ipynb #7a1c3eda
 SYSTEM_FOLDERS = ('@eaDir', '@__thumb', '.@__thumb', '__MACOSX', '$RECYCLE.BIN', 'RECYCLER', 'System Volume Information', '#recycle', '#snapshot',
                   '@Recycle', '@Recently-Snapshot', 'lost+found', 'Thumbs')  # thumbnails and bins of NAS boxes, macOS archives and Windows; hidden (.x) folders too
 
@@ -310,6 +327,7 @@ def pillow_exts() -> tuple:
     register_plugins(); Image.init()
     return tuple(sorted(e for e, f in Image.registered_extensions().items() if f in Image.OPEN))
 
+# %% ../nbs/00_core.ipynb #00521e4c
 def skip_reason(f:str|os.PathLike, # a file found in a folder scan
                 exts:tuple|None=None, # image extensions (None: `pillow_exts()`, else content sniffing too)
                ) -> str|None:
@@ -323,15 +341,18 @@ def skip_reason(f:str|os.PathLike, # a file found in a folder scan
         with Image.open(f): return None  # content Pillow recognises, whatever the name
     except Exception: return undecodable_reason(f) or f"not an image (extension {f.suffix or '(none)'!r} unknown to Pillow, content not recognised)"
 
+# %% ../nbs/00_core.ipynb #b6b8996e
 def folder_skip_reason(d:str|os.PathLike, # a folder met inside a scanned folder
                       ) -> str|None:
     "Why a folder met inside a scan is not entered ('hidden folder', 'system folder'), or None."
     n = Path(d).name
     return 'hidden folder' if n.startswith('.') else 'system folder' if n in SYSTEM_FOLDERS else None
 
+# %% ../nbs/00_core.ipynb #2b463c4a
 def _n_files(d) -> int:
     return sum(len(fs) for _, _, fs in os.walk(d))
 
+# %% ../nbs/00_core.ipynb #7a4d008f
 def _walk(top:Path, skipped:list) -> list[Path]:
     "Files under `top`, following linked folders once per real folder; hidden, system and repeated folders go to `skipped`."
     def key(d): s = d.stat(); return s.st_dev, s.st_ino
@@ -352,6 +373,7 @@ def _walk(top:Path, skipped:list) -> list[Path]:
             seen[k] = e; todo.append(e)
     return files
 
+# %% ../nbs/00_core.ipynb #361636b7
 def scan_images(*paths:str|os.PathLike, # files and/or folders
                 exts:tuple|None=None, # image extensions (None: Pillow's, plus content sniffing)
                 keep_missing:bool=False, # keep missing paths (they get a status later) instead of raising
@@ -369,6 +391,7 @@ def scan_images(*paths:str|os.PathLike, # files and/or folders
         else: raise DataNotFoundError(f"{p}: no such file or folder")
     return list(dict.fromkeys(out)), skipped
 
+# %% ../nbs/00_core.ipynb #91a63c80
 def warn_skipped(skipped:list, # (path, reason) pairs from `scan_images`
                  n:int=10, # name at most this many
                 ):
@@ -377,6 +400,7 @@ def warn_skipped(skipped:list, # (path, reason) pairs from `scan_images`
     msg = '; '.join(f"{f}: {why}" for f, why in skipped[:n]) + (f'; ... ({len(skipped) - n} more)' if len(skipped) > n else '')
     warnings.warn(f"{len(skipped)} file(s) or folder(s) skipped as not images: {msg}", SkippedFilesWarning, stacklevel=3)
 
+# %% ../nbs/00_core.ipynb #e2d73f7d
 def sub_folders(root:str|os.PathLike, # a folder of folders (e.g. one per generator)
                ) -> list[Path]:
     "The folders directly inside `root`, sorted, without hidden and system ones (reported in one `SkippedFilesWarning`)."
@@ -384,6 +408,7 @@ def sub_folders(root:str|os.PathLike, # a folder of folders (e.g. one per genera
     warn_skipped([(d, f'{why} ({_n_files(d)} files not scanned)') for d in ds if (why := folder_skip_reason(d))])
     return [d for d in ds if folder_skip_reason(d) is None]
 
+# %% ../nbs/00_core.ipynb #fdf012fb
 def no_images_error(paths, skipped:list=()) -> AigfdError:
     "The error for an input with no image files in it."
     names = ', '.join(map(str, as_paths(paths)))[:200] or '(empty list)'
@@ -411,9 +436,11 @@ def check_out_path(path:str|os.PathLike|None, # where a command will write (None
     if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)): raise AigfdError(f"{opt} {p}: not writable")
     return p
 
+# %% ../nbs/00_core.ipynb #543c43a8
 class WriteError(AigfdError, OSError):
     "An output could not be written (full disk, read-only or missing folder); the message names the file, and nothing half-written is left"
 
+# %% ../nbs/00_core.ipynb #f83e3c57
 _TMP = itertools.count()
 
 def atomic_write(path:str|os.PathLike, # the output file
@@ -433,6 +460,7 @@ def atomic_write(path:str|os.PathLike, # the output file
         except OSError: pass
     return p
 
+# %% ../nbs/00_core.ipynb #b9195749
 def output_stems(files:list, # input files
                  root:str|os.PathLike, # the folder their output names are relative to
                 ) -> list[Path]:
@@ -448,6 +476,7 @@ def output_stems(files:list, # input files
         taken.add(str(t).lower()); out.append(t)
     return out
 
+# %% ../nbs/00_core.ipynb #0e07455c
 def check_number(v, # the option's value
                  opt:str, # its name, for the message
                  lo=None, hi=None, # allowed range (inclusive; None: open)
@@ -480,6 +509,7 @@ def skip_slow_lines(lines:list, # the lines of a cell, as IPython's input transf
     "The cell's lines, or one `print` in place of a `#| slow` cell when `run` is false."
     return [SLOW_SKIPPED] if not run and lines and lines[0].strip() == '#| slow' else lines
 
+# %% ../nbs/00_core.ipynb #17db7af7
 def skip_slow_cells(flag:str='RUN_SLOW', # the notebook variable that says whether to run the slow cells
                    ) -> bool:
     "From now on in this notebook, skip the cells marked `#| slow` while `flag` is false; True if installed (in IPython, not under nbdev-test)."

@@ -41,11 +41,13 @@ def _camera(f):
     with Image.open(f) as im: e = im.getexif()
     return ' '.join(str(e.get(t, '')).strip(' \x00') for t in (0x010F, 0x0110)).strip() or None
 
+# %% ../nbs/05b_corpus.ipynb #dbd77ce1
 def add_cameras(items:pd.DataFrame) -> pd.DataFrame:
     "Items with a `camera` column (EXIF make and model of each camera photo; None for faces), kept where already there."
     cam = items['camera'] if 'camera' in items else pd.Series([None]*len(items), index=items.index)
     return items.assign(camera=[c if c is not None and not pd.isna(c) else _camera(f) if k == 'photo' else None for c, f, k in zip(cam, items.file, items.kind)])
 
+# %% ../nbs/05b_corpus.ipynb #fd3233ea
 def corpus_items(root=None, # pretext corpus folder (default: `aigfd.pretext.pretext_path()`)
                  check:bool=True, # check every file against the pinned registry first (`aigfd.pretext.require_pretext`)
                 ) -> pd.DataFrame:
@@ -70,12 +72,14 @@ def with_landmarks(items:pd.DataFrame, landmarker='auto') -> pd.DataFrame:
     if lost.any(): log.warning(f"pretext corpus: no face found in {int(lost.sum())} faces (too small for the landmark detector); left out")
     return items[~lost].reset_index(drop=True)
 
+# %% ../nbs/05b_corpus.ipynb #37932cf1
 def _person(paths):
     "Person id of a minibench face path: the London id or the Congress Bioguide id (file stem)"
     p = pd.Series(paths, dtype=str)
     return np.where(p.str.contains('/london/'), p.str.replace(r'^.*/london/(?:neutral|smiling)_(\d+)\..*$', r'london/\1', regex=True),
                     p.map(lambda s: Path(s).stem))
 
+# %% ../nbs/05b_corpus.ipynb #d2ef1c0a
 def check_persons(corpus:pd.DataFrame, # `corpus_items`
                   split:pd.DataFrame, # demo split table (path, generator, split)
                  ):
@@ -84,6 +88,7 @@ def check_persons(corpus:pd.DataFrame, # `corpus_items`
     both = sorted(set(corpus.person.dropna()) & held)
     if both: raise AigfdError(f"{len(both)} pretext-corpus persons are also fitting/test faces, refused: {', '.join(both[:10])}")
 
+# %% ../nbs/05b_corpus.ipynb #cca1bb5e
 def pretext_items(split, # demo folder with `split.csv`, or its table
                   data:str='both', # one of `PRETEXT_DATA`
                   mb=None, corpus=None, # minibench and corpus folders (default: resolved)
@@ -120,6 +125,7 @@ def source_counts(dls) -> pd.DataFrame:
     it = dls.items.assign(source=dls.items.get('source', 'data'), part=np.where(dls.items.is_valid, 'valid', 'train'))
     return it.groupby(['source', 'kind', 'part']).size().unstack('part', fill_value=0)
 
+# %% ../nbs/05b_corpus.ipynb #0749ef5f
 def pretext_dls(demo_dir, # a demo folder with `split.csv` (`aigfd.demo`)
                 mb=None, # minibench folder (default: `aigfd.minibench.minibench_path()`)
                 size:int=128, bs:int=32, seed:int=42, # input side, batch size, seed of split and samples
@@ -136,6 +142,7 @@ def pretext_dls(demo_dir, # a demo folder with `split.csv` (`aigfd.demo`)
     log.warning(f"pretext data '{data}': " + '; '.join(f"{s} {k}s {r.get('train', 0)} train / {r.get('valid', 0)} held out" for (s, k), r in c.iterrows()))
     return dls
 
+# %% ../nbs/05b_corpus.ipynb #863999f3
 def training_items(data:str='auto', # one of `PRETEXT_DATA`, or 'auto': 'both' where the corpus is found, else 'minibench'
                    mb=None, corpus=None) -> pd.DataFrame:
     "Items of `aigfd train`'s default data: the minibench's photographs, and the corpus's for 'corpus'/'both' (with landmarks: `with_landmarks`)."

@@ -33,12 +33,15 @@ def _data_label(cfg:dict) -> str:
     if cfg.get('pretext_data') in (None, 'auto'): d = 'minibench'  # runs from before the corpus: the demo's data
     return d + (', jitter + camera pairs' if cfg.get('jitter') else '')
 
+# %% ../nbs/07c_corpus_study.ipynb #c0a2549b
 def _run_label(cfg:dict, steps:int) -> str:
     "Data, input size and steps of a run, e.g. 'minibench + corpus, 96 px, 3,212 steps'."
     return f"{_data_label(cfg)}, {cfg['img_size']} px, {int(steps):,} steps"
 
+# %% ../nbs/07c_corpus_study.ipynb #0083c476
 def _ci(v, lo, hi): return f"{v:.2f} ({lo:.2f}-{hi:.2f})"
 
+# %% ../nbs/07c_corpus_study.ipynb #d9a957a8
 def corpus_table(results, # folder of run folders
                  names:list, # run folders to compare, in order
                 ) -> pd.DataFrame:
@@ -90,6 +93,7 @@ def _vs(a:tuple, b:tuple) -> str:
     "Verdict on two (value, lo, hi) intervals: 'higher' or 'lower' where they do not overlap, else 'no difference beyond the noise'."
     return 'higher' if b[1] > a[2] else 'lower' if b[2] < a[1] else 'no difference beyond the noise'
 
+# %% ../nbs/07c_corpus_study.ipynb #2608bdf8
 def _det_last(r:dict):
     "(AUC, lo, hi), (learned − image statistics, lo, hi) and the number of seeds at a run's last scored step, or None without a detection curve."
     d = r['detection']
@@ -97,6 +101,7 @@ def _det_last(r:dict):
     x = d[d.step > 0].iloc[-1]
     return (x.auc, x.ci_low, x.ci_high), (x.d_stats, x.d_stats_lo, x.d_stats_hi), int(x.seeds)
 
+# %% ../nbs/07c_corpus_study.ipynb #a8d8da78
 def what_helps(results, # folder of run folders
                questions:list=QUESTIONS, # (change, run without, run with)
               ) -> pd.DataFrame:
@@ -113,6 +118,7 @@ def what_helps(results, # folder of run folders
                      'detection': _vs(da[0], db[0]) if da and db else 'n/a', 'learned − image statistics, with': _ci(*db[1]) if db else 'n/a'})
     return pd.DataFrame(rows).set_index('change') if rows else pd.DataFrame()
 
+# %% ../nbs/07c_corpus_study.ipynb #64d3424b
 def _helps_sentence(r:dict) -> str:
     "One sentence for a row of `what_helps`."
     det = f"; detection AUC {r['AUC without']} → {r['AUC with']}: {r['detection']}" if r['detection'] != 'n/a' else '; no detection curve for both'
@@ -133,10 +139,12 @@ def _memorisation(runs:dict, base:str, corpus:str):
     fb, fc = run_facts(runs[base]['curve']), run_facts(runs[corpus]['curve'])
     return fb, fc, fc['last_loss'] > fb['last_loss'] and fc['drop'] < fb['drop']
 
+# %% ../nbs/07c_corpus_study.ipynb #e3285241
 def _targets_met(runs:dict, names) -> dict:
     "Run -> labels of the `cpu` preset's targets its curve reaches at some scored step after step 0."
     return {n: [LABELS[m] for m, t in CPU_TARGETS.items() if runs[n]['curve'].query('step > 0')[m].max() >= t] for n in names if n in runs}
 
+# %% ../nbs/07c_corpus_study.ipynb #f4b7fd0a
 def corpus_findings(results, # folder of run folders
                     base:str='c30_minibench', # minibench only, no jitter (one thread, as the corpus runs)
                     corpus:str='c30_both', # minibench + corpus, no jitter
@@ -207,6 +215,7 @@ def plot_corpus(results, names:list, metrics=('manip_acc', 'manip_piecewise_affi
     h, l = axs.flat[0].get_legend_handles_labels(); fig.legend(h, l, fontsize=7, loc='lower center', ncol=3, bbox_to_anchor=(0.5, -0.06)); fig.tight_layout()
     return fig
 
+# %% ../nbs/07c_corpus_study.ipynb #3289e07b
 def publish_corpus(results, names:list, **kw) -> Path:
     "Write `corpus_lead.md` (one sentence), `corpus.md` (sentences, run table, detection table) and `corpus.png` into `results`; returns the Markdown's path."
     results = Path(results); det = detection_table(results, names)

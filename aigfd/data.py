@@ -38,9 +38,11 @@ ITEM_COLS = ('file', 'kind', 'group') + EXIF_TAGS + ('box',)
 class DatasetTooSmallError(AigfdError, ValueError):
     "Too few usable images to build training and validation sets"
 
+# %% ../nbs/05_data.ipynb #cdbd3af9
 class FakeFaceError(AigfdError, ValueError):
     "An AI-generated face was about to be used for training (the method trains on real images only)"
 
+# %% ../nbs/05_data.ipynb #219cc74e
 def make_items(files, # image paths
                kind='face', # 'face' or 'photo' (one value or one per file)
                group=None, # source-photo id per file (default: the file path)
@@ -62,6 +64,7 @@ _MB_EXIF = {'iso': 'iso', 'aperture': 'fnumber', 'exposure': 'exposure_time_s', 
 def _subset(df, n, seed):
     return df if n is None or n >= len(df) else df.sample(n, random_state=seed).sort_index()
 
+# %% ../nbs/05_data.ipynb #092a416b
 def minibench_items(root=None, # minibench folder (default: `aigfd.minibench.minibench_path()`)
                     n_faces:int|None=None, # seeded subset of the 907 real faces (None: all)
                     n_photos:int|None=None, # seeded subset of the 145 camera photos (None: all)
@@ -94,12 +97,14 @@ def read_photo_exif(path) -> tuple[list[float], str]:
     r = meta_rows(p)[0]
     return [r[t] for t in EXIF_TAGS], r['status']
 
+# %% ../nbs/05_data.ipynb #fe15acac
 def _photo_id(meta, image_id, mapping):
     for k in ('photo_id', 'yfcc100m_photo_id'):
         if meta.get(k) not in (None, ''): return str(meta[k])
     if meta.get('photo_url'): return str(meta['photo_url']).rstrip('/').split('/')[-1].split('_')[0]
     return str(mapping.get(image_id, '')) or None
 
+# %% ../nbs/05_data.ipynb #f73fc9e4
 def _pixel_box(b, f):
     if b is None or len(b) != 4: return None
     b = [float(v) for v in b]
@@ -107,12 +112,14 @@ def _pixel_box(b, f):
     with Image.open(f) as im: w, h = im.size
     return (b[0]*w, b[1]*h, b[2]*w, b[3]*h)
 
+# %% ../nbs/05_data.ipynb #61629bc6
 def _read_json_dict(p):
     try: d = json.loads(Path(p).read_text())
     except (ValueError, OSError) as e: raise AigfdError(f"{p}: not readable JSON ({e})") from None
     if not isinstance(d, dict): raise AigfdError(f"{p}: expected a JSON object keyed by image id, got {type(d).__name__}")
     return d
 
+# %% ../nbs/05_data.ipynb #ecf742a9
 def fdf_items(root:str|os.PathLike, # folder in the layout above
               image_dir:str='images/128', # face images, relative to `root`
               exif_dir:str='exif', # per-photo EXIF JSONs, relative to `root`
@@ -144,6 +151,7 @@ def _readable(files):
         except ImageReadError as e: rows.append((f, f'unreadable: {e}'))
     return pd.DataFrame(rows, columns=['file', 'status']).assign(landmarks=None)
 
+# %% ../nbs/05_data.ipynb #28b9ceaa
 def prepare_items(items:pd.DataFrame, # items table (`ITEM_COLS`)
                   landmarker:str|Landmarker|bool='auto', # backend name or `Landmarker`; False: no detection
                   cache:bool=True, # use the on-disk landmark cache of `landmarks_for`
@@ -166,6 +174,7 @@ def random_square(w:int, h:int, rng:np.random.Generator, min_frac:float=0.5) -> 
     l, t = int(rng.integers(0, w - s + 1)), int(rng.integers(0, h - s + 1))
     return l, t, l + s, t + s
 
+# %% ../nbs/05_data.ipynb #26b3280e
 def crop_sample(img:Image.Image, # RGB image
                 box, # face box in pixels, or None
                 lms, # (68,2) landmarks in pixels, or None
@@ -197,6 +206,7 @@ def skimage_resize_uint8(a:np.ndarray, # HxWx3 uint8 image
     from skimage.transform import resize
     return resize(a, (size, size), preserve_range=True).astype(np.uint8)
 
+# %% ../nbs/05_data.ipynb #dfe0c758
 def manipulate_whole(img:Image.Image, # whole source image (e.g. a 128 px FDF face)
                      lms, # (68,2) landmarks (see `lms_frame`), or None
                      kind:int, # manipulation id 0..3
@@ -216,6 +226,7 @@ def manipulate_whole(img:Image.Image, # whole source image (e.g. a 128 px FDF fa
 # %% ../nbs/05_data.ipynb #7e646882
 def _default_manip_fn(): return partial(make_negative, size=None)  # manipulate at the crop's size
 
+# %% ../nbs/05_data.ipynb #22dab266
 class ManipDataset:
     "Items -> (uint8 `TensorImage` [3,S,S], EXIF [4] float with NaN = missing, manipulated 0./1.)"
     n_inp = 1  # fastai: the image is the input, EXIF and manipulated flag the targets
@@ -292,6 +303,7 @@ class ManipDataset:
 def _hash_rank(groups, seed):
     return np.argsort(np.argsort([hashlib.sha256(f'{seed}:{g}'.encode()).hexdigest() for g in groups], kind='stable'))
 
+# %% ../nbs/05_data.ipynb #666dbb8d
 def split_items(items:pd.DataFrame, # items table with a `group` column
                 valid_pct:float=0.2, # share of groups in validation
                 seed:int=42, # seed of the assignment
@@ -334,6 +346,7 @@ class ManipDL(TfmdDL):
             slots.append([i])
         return [i for s in slots for i in s]
 
+# %% ../nbs/05_data.ipynb #2ce240fd
 def _counts(items, status, is_valid):
     st = status.status
     ex = items[list(EXIF_TAGS)].notna()
@@ -344,6 +357,7 @@ def _counts(items, status, is_valid):
                 train=int((~is_valid).sum()), valid=int(is_valid.sum()),
                 train_groups=items.group[~is_valid].nunique(), valid_groups=items.group[is_valid].nunique())
 
+# %% ../nbs/05_data.ipynb #c3ac1c60
 def get_dls(items:pd.DataFrame|str|os.PathLike|None=None, # items table; a folder (FDF layout, else `folder_items`); None: the minibench
             size:int=224, # image side fed to the model
             bs:int=64, # batch size
@@ -409,6 +423,7 @@ def _exif_label(e):
                focal_length=lambda v: f'{v:g}mm')
     return ' '.join(fmt[t](v) if not np.isnan(v) else '?' for t, v in zip(EXIF_TAGS, e))
 
+# %% ../nbs/05_data.ipynb #a1e77065
 @patch
 def show_batch(self:ManipDL, max_n:int=9, ncols:int=3, figsize=None):
     "Grid of `max_n` samples in this loader's order (shuffled for training), titled with manipulation and EXIF."

@@ -87,14 +87,22 @@ class _Steps:
 
 # %% ../nbs/10_demo.ipynb #0e0683b4
 def _save_fig(fig, p): save_figure(fig, p, dpi=110)  # every output of the report all or nothing: a full disk is one line naming the file
+
+# %% ../nbs/10_demo.ipynb #cefbd644
 def _csv(df, p, **kw): atomic_write(p, lambda t: df.to_csv(t, **kw))
+
+# %% ../nbs/10_demo.ipynb #54a0e185
 def _text(p, s): atomic_write(p, lambda t: t.write_text(s))
+
+# %% ../nbs/10_demo.ipynb #e6a5edeb
 def _npz(p, arrays): atomic_write(p, lambda t: np.savez(t, **arrays))
 
+# %% ../nbs/10_demo.ipynb #599f7e2c
 def _step_exif(out, c, mb):
     df = exif_table(mb/'exif_photos', progress=False)
     _csv(df, out/'exif.csv', index=False); _save_fig(plot_exif(df), out/'exif.png')
 
+# %% ../nbs/10_demo.ipynb #e3019833
 def _step_split(out, c, mb):
     tab = read_minibench(mb); tab['split'] = demo_split(tab, c['seed'])
     if c['per_split']:  # quick mode: a few faces of every split and generator
@@ -103,6 +111,7 @@ def _step_split(out, c, mb):
     tab['face_found'] = (lms.status == 'ok').to_numpy()
     _csv(tab, out/'split.csv', index=False)
 
+# %% ../nbs/10_demo.ipynb #37357a22
 def _step_manip(out, c, mb):
     tab = pd.read_csv(out/'split.csv'); faces = tab[(tab.generator == 'real') & tab.face_found].path.head(3).tolist()
     lms = landmarks_for(faces, progress=False)
@@ -132,6 +141,7 @@ def _say_budget(c, dls, cfg):
     else: log.info(s)
     return est
 
+# %% ../nbs/10_demo.ipynb #a2b5b933
 def _step_train(out, c, mb, variant='aigfd (ours)', train_seed=None):
     dls = pretext_dls(out, mb, size=c['img_size'], bs=c['bs'], seed=c['seed'], n_photos=c['n_photos'], protocol=c['protocol'],
                       variants=c['variants'], memory=c['variants'] is not None, data=c['pretext_data'],
@@ -153,6 +163,7 @@ def _extractors(out, c):
     abl = {v: load_model(out/VARIANTS[v][0]/'final.safetensors') for v in list(VARIANTS)[1:]} if c['ablations'] else {}
     return {'aigfd (ours)': m, **abl, **baseline_extractors(c['arch'], m.config['emb_dim'], c['seed'])}  # the same random weights whether or not training ran in this process
 
+# %% ../nbs/10_demo.ipynb #98d196c9
 def _step_features(out, c, mb):
     tab = pd.read_csv(out/'split.csv'); feats = {}; border = pd.Series(False, index=tab.index)
     for norm, sfx in ((True, ''), (False, '_as_stored')):
@@ -167,8 +178,10 @@ def _step_features(out, c, mb):
     _npz(out/'features.npz', feats)
     _csv(face_counts(tab.assign(border=border)), out/'faces.csv')
 
+# %% ../nbs/10_demo.ipynb #7eda6660
 def _slug(name): return name.split(' ')[0].strip(',') + ('_as_stored' if 'as stored' in name else '')
 
+# %% ../nbs/10_demo.ipynb #f6eb7cff
 def _fit_score(name, c, Xf, Xt, fallbacks:list|None=None, settings:dict|None=None):
     "`fit_and_score` under the demo's protocol and threshold rule, with its GMM settings (or `settings`: those selected for this feature); a float32 fit that fails (tiny fitting sets) is redone in float64 and listed in `fallbacks`"
     P = get_protocol(c['protocol'])
@@ -181,6 +194,7 @@ def _fit_score(name, c, Xf, Xt, fallbacks:list|None=None, settings:dict|None=Non
         if fallbacks is not None: fallbacks.append(name)
         return fs(**{**gkw, 'dtype': 'float64'})
 
+# %% ../nbs/10_demo.ipynb #102f7077
 def _step_eval(out, c, mb):
     F = np.load(out/'features.npz'); res = {}; fallbacks = []
     names = sorted({k.split('|')[0] for k in F.files}, key=[*VARIANTS, 'same network, random weights', 'image statistics', 'image statistics, files as stored'].index)
@@ -209,6 +223,7 @@ def _step_eval(out, c, mb):
     if why := export_after_save(out/'detector.safetensors'): log.warning(why)  # so that `aigfd score` runs without torch
     _heldout_fpr(out, F, {'before': fit(**c['before']), 'after': det})
 
+# %% ../nbs/10_demo.ipynb #92b5e333
 def _heldout_fpr(out, F, dets):
     "False-alarm rate of each detector on photographic faces its GMM never saw (test and pretext splits), per source, with Clopper-Pearson intervals."
     rows = []
@@ -226,6 +241,7 @@ def _heldout_fpr(out, F, dets):
     t = pd.DataFrame(rows); _csv(t, out/'heldout_fpr.csv', index=False)
     _text(out/'heldout_fpr.md', heldout_fpr_text(t) + '\n')
 
+# %% ../nbs/10_demo.ipynb #e58c7b9a
 def heldout_fpr_text(t:pd.DataFrame) -> str:
     "Markdown paragraph and table from `heldout_fpr.csv`: the false-alarm rate on photographic faces the GMM never saw, before and after."
     tab = t.assign(**{'rate (95 % CI)': [f"{r:.1f} % ({lo:.1f}-{hi:.1f})" for r, lo, hi in zip(t.rate, t.ci_low, t.ci_high)],
@@ -244,8 +260,11 @@ COMPARISONS = [('aigfd (ours)', 'same network, random weights'), ('aigfd (ours)'
                ('manipulation only', 'same network, random weights'), ('same network, random weights', 'image statistics')]  # "A vs B" rows: A - B
 
 def _seeds(c): return [c['seed'] + i for i in range(1, c['train_seeds'])]
+
+# %% ../nbs/10_demo.ipynb #f7b275c6
 def _variants(c): return list(VARIANTS) if c['ablations'] else list(VARIANTS)[:1]
 
+# %% ../nbs/10_demo.ipynb #b35f4b91
 def _step_seed_features(out, c, mb):
     "Features of the other seeds' models, and of random weights drawn with those seeds, on the same fitting and test faces."
     exts = {}
@@ -260,6 +279,7 @@ def _step_seed_features(out, c, mb):
         for k, x in X.items(): feats[f'{k}|{part}'] = x
     _npz(out/'features_seeds.npz', feats)
 
+# %% ../nbs/10_demo.ipynb #62f2a21b
 def _step_intervals(out, c, mb):
     F, S = np.load(out/'features.npz'), np.load(out/'features_seeds.npz')
     names = [k[:-len('|test')] for k in F.files if k.endswith('|test')]
@@ -279,6 +299,7 @@ def _step_intervals(out, c, mb):
         _text(out/f'{stem}_ci.md', txt + '\n')
     _text(out/'results.md', results_markdown(read_results(out/'results.json')) + '\n')
 
+# %% ../nbs/10_demo.ipynb #9347edf7
 def _repro_md(out):
     "The report's reproducibility section."
     if not (out/'results.json').exists(): return []
@@ -290,16 +311,17 @@ def _repro_md(out):
             "how far each figure lies from its published interval; the ± below is the spread over training seeds.", "",
             results_markdown(r)]
 
-
 # %% ../nbs/10_demo.ipynb #e5d7516f
 def _minibench_note(mb):
     from aigfd.minibench import rebuild_note  # a rebuilt minibench says so, and whether it is byte-identical
     return rebuild_note(mb)
 
+# %% ../nbs/10_demo.ipynb #13b08acf
 def _table_md(out, stem):
     "A table of the report: its version with intervals when the intervals step wrote one."
     return (out/f'{stem}_ci.md').read_text() if (out/f'{stem}_ci.md').exists() else (out/f'{stem}.md').read_text()
 
+# %% ../nbs/10_demo.ipynb #6ee94d67
 def _faces_section(out, c):
     md = []
     if (out/'faces.csv').exists():
@@ -309,6 +331,7 @@ def _faces_section(out, c):
         md += ["## False alarms on photographic faces the GMM never saw", "", (out/'heldout_fpr.md').read_text(), ""]
     return md
 
+# %% ../nbs/10_demo.ipynb #6f805829
 def _settings_lines(out):
     if not (out/'gmm_settings.json').exists(): return []
     cal = json.loads((out/'gmm_settings.json').read_text())
@@ -316,12 +339,14 @@ def _settings_lines(out):
             f"pca_dim {g['gmm']['pca_dim']}; threshold rule {g['rule']}" + (f", expected false-alarm rate {100*g['expected_fpr']:.1f} % "
             f"(95 % CI {100*g['ci'][0]:.1f}-{100*g['ci'][1]:.1f})" if g.get('expected_fpr') is not None else '') for n, g in cal.items()]
 
+# %% ../nbs/10_demo.ipynb #75099c22
 def _study_results():
     "The repository's `results/learning` (a source checkout), or None."
     import aigfd
     p = Path(aigfd.__file__).resolve().parent.parent/'results'/'learning'
     return p if (p/'summary.md').exists() else None
 
+# %% ../nbs/10_demo.ipynb #a6ad446d
 def _corpus_position(study, n:int) -> list:
     "Where step `n` sits on the corpus study's curves (`aigfd.corpus_study`): every run's onset of manipulation learning, from the result files."
     runs = [r for r in CORPUS_RUNS if '_seed' not in r and study is not None and (study/r/'curve.csv').exists()]
@@ -333,6 +358,7 @@ def _corpus_position(study, n:int) -> list:
             + (f"This demo's {n} steps come before that in every run, with or without the pretext corpus, so it trains on the minibench alone: the corpus would add its cost (landmarks and samples of 510 more photographs) without changing where the demo sits."
                if before else f"This demo's {n} steps reach that point in some run: see the corpus study for which data helps."), ""]
 
+# %% ../nbs/10_demo.ipynb #1f02b4a4
 def _curve_section(out, c):
     "Where the demo's training sits on the learning curve: detection AUC of its models at their last step against step 0 (the same network with random weights), over the study's curve when found."
     if not ((out/'results.json').exists() and (out/'pretext_steps.json').exists()): return []
@@ -361,6 +387,7 @@ def _curve_section(out, c):
                + beats_random(det, 'its learned features') if det is not None else " The study of longer runs (`aigfd.study`, `nbs/07b_study.ipynb`) draws the whole curve."), "",
             "![detection AUC against training steps](learning_position.png)", "", *_corpus_position(study, n)]
 
+# %% ../nbs/10_demo.ipynb #a6e848c8
 def _step_report(out, c, mb):
     steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}
     tab = pd.read_csv(out/'split.csv'); hist = out/'run'/'history.csv'

@@ -64,6 +64,7 @@ def check_fit_settings(n_faces:int|None, # fitting faces available (None: not kn
     if n_faces < need: raise AigfdError(f"{n_faces} fitting faces for {k} GMM components" + ("" if threshold == 'in-sample' else f" with {folds}-fold held-out calibration")
                                         + f": need at least {need}")
 
+# %% ../nbs/08d0_detector.ipynb #815b9f04
 def _warn_small(n, gmm, cov):
     d, k = gmm.means.shape[1], gmm.n_components
     per = {'full': d*(d+3)//2, 'diag': 2*d, 'spherical': d + 1}.get(cov, d)
@@ -71,6 +72,7 @@ def _warn_small(n, gmm, cov):
         f"{n} fitting faces for {k} {cov}-covariance components in {d} dims: {n/k:.0f} faces per component for {per} parameters each; "
         f"the fitting faces' own log-likelihoods overstate new faces' (use n_components='auto', a smaller pca_dim or more faces)", stacklevel=3)
 
+# %% ../nbs/08d0_detector.ipynb #62ed5f8d
 @patch(cls_method=True)
 def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder, or PIL images); ignored if `feats` given
          model:nn.Module, # backbone built by `make_backbone(**backbone)`, with its weights
@@ -117,6 +119,7 @@ def fit(cls:Detector, real_images, # photographic fitting faces (files, a folder
     if keys is not None: det.info['fit_keys'] = fit_keys_record(keys)  # test faces that copy these are reported (`aigfd.duplicates.mark_fit_copies`)
     return det
 
+# %% ../nbs/08d0_detector.ipynb #ed9994f6
 @patch
 def describe_threshold(self:Detector) -> str:
     "One line: what the verdict's threshold promises on new photographs."
@@ -141,6 +144,7 @@ def save(self:Detector, path, # destination (.safetensors)
     atomic_write(path, lambda tmp: save_file(t, str(tmp), metadata={'aigfd': json.dumps(cfg)}))  # never a half-written detector; a failure is one line naming the file
     return Path(path)
 
+# %% ../nbs/08d0_detector.ipynb #f582d38c
 @patch(cls_method=True)
 def load(cls:Detector, path, # a file written by `Detector.save`
           weights_path=None, # override the referenced weights file
@@ -159,6 +163,7 @@ def load(cls:Detector, path, # a file written by `Detector.save`
     cal = cfg.get('calibration') or dict(rule='in-sample', fpr=cfg['fpr'], n=cfg['n_fit'], expected_fpr=None, ci=None, note='written before held-out calibration')
     return cls(pre, cfg['backbone'], model, gmm, cfg['threshold'], t['quantiles'].numpy(), cfg['fpr'], cfg['n_fit'], cfg['info'], cfg['weights_ref'], cal)
 
+# %% ../nbs/08d0_detector.ipynb #55244b67
 def _load_backbone(p, cfg, sd, weights_path):
     spec = cfg['backbone']
     if not isinstance(spec, dict) or set(spec) - {'kind', 'arch', 'emb_dim'}: _refuse(p, f"backbone spec {spec!r} has fields other than kind, arch, emb_dim")

@@ -23,8 +23,10 @@ DETECTOR_FORMAT, DETECTOR_VERSION = 'aigfd-detector', 1
 class DetectorFileError(AigfdError, ValueError):
     "A detector file that is unsafe, corrupt or does not match this aigfd"
 
+# %% ../nbs/08b0_detector_file.ipynb #4c7ac405
 def _refuse(p, msg): raise DetectorFileError(f"{p}: {msg}")
 
+# %% ../nbs/08b0_detector_file.ipynb #3e5ec997
 def read_detector_file(path, # a file written by `aigfd.detector.Detector.save`
                        framework:str='np', # 'np' (numpy arrays) or 'pt' (torch tensors)
                        backbone:bool=True, # also read the backbone's weights (`backbone.*`)
@@ -52,6 +54,7 @@ def percentile_of(ll, # log-likelihoods to place
     q = np.asarray(quantiles, np.float64)
     return np.interp(np.asarray(ll, np.float64), q, np.linspace(0, 100, len(q)))
 
+# %% ../nbs/08b0_detector_file.ipynb #bc7ebbaf
 def threshold_text(threshold:float, fpr:float, n_fit:int, # the detector's threshold, false-alarm setting and fitting faces
                    calibration:dict|None, # how the threshold was set (`aigfd.calibrate`)
                   ) -> str:
@@ -64,6 +67,7 @@ def threshold_text(threshold:float, fpr:float, n_fit:int, # the detector's thres
     return (f"threshold {threshold:.2f}: {100*fpr:g} % of the {n_fit} fitting faces' own log-likelihoods (in-sample rule); "
             f"the false-alarm rate on new photographs was not estimated")
 
+# %% ../nbs/08b0_detector_file.ipynb #a004f429
 def verdict_table(X:np.ndarray, # features [N, D] (NaN rows for failed files)
                   st:pd.DataFrame, # their status table (`aigfd.preprocess.Inputs.table`)
                   loglik, # features [n, D] -> log-likelihoods [n]

@@ -27,11 +27,13 @@ def phash(im:Image.Image, # any PIL image
     c = dctn(np.asarray(im.convert('L').resize((64, 64), Image.LANCZOS), np.float64), norm='ortho')[:16, :16].ravel()[1:]
     return np.packbits(np.r_[c > np.median(c), False])
 
+# %% ../nbs/00c_duplicates.ipynb #a40e9c86
 def _bits(hexes) -> np.ndarray:
     "Hex hashes -> [n, 256] float32 0/1 rows."
     if not len(hexes): return np.zeros((0, 256), np.float32)
     return np.unpackbits(np.frombuffer(bytes.fromhex(''.join(hexes)), np.uint8).reshape(len(hexes), -1), axis=1).astype(np.float32)
 
+# %% ../nbs/00c_duplicates.ipynb #034f2e1a
 def near_pairs(a, # hex perceptual hashes
                b=None, # a second list (None: pairs within `a`)
                bits:int=NEAR_BITS, # largest Hamming distance of a near copy
@@ -65,6 +67,7 @@ def image_keys(items, # image files and/or PIL images
         rows.append(r)
     return pd.DataFrame(rows, columns=['path', 'sha256', 'pixels', 'phash'])
 
+# %% ../nbs/00c_duplicates.ipynb #1dd98803
 def copy_groups(keys:pd.DataFrame, # `image_keys` output
                 near:bool=True, # also join near copies (perceptual hash within `bits`)
                 bits:int=NEAR_BITS, # largest Hamming distance of a near copy
@@ -91,9 +94,11 @@ DEDUP = ('exact', 'near', 'none')
 class CopiesWarning(UserWarning):
     "Copies among the fitting images were dropped, or test images copy fitting images"
 
+# %% ../nbs/00c_duplicates.ipynb #f926b314
 def _examples(rows, n=3):
     return '; '.join(f"{r['path']} = {r['copy_of']}" for r in rows[:n]) + (' ...' if len(rows) > n else '')
 
+# %% ../nbs/00c_duplicates.ipynb #66f58fb0
 def fit_copies(items:list, # fitting images: files and/or PIL images
                dedup:str='exact', # 'exact': drop images with the same pixels as an earlier one; 'near': near copies too; 'none': keep all
                bits:int=NEAR_BITS, # largest Hamming distance of a near copy
@@ -114,6 +119,7 @@ def fit_copies(items:list, # fitting images: files and/or PIL images
     keep = np.flatnonzero(~drop)
     return [items[i] for i in keep], g.group.to_numpy()[keep], dropped, g.iloc[keep].reset_index(drop=True)
 
+# %% ../nbs/00c_duplicates.ipynb #4d0309d4
 def fit_keys_record(keys:pd.DataFrame, # keys of the fitting images (`fit_copies`)
                    ) -> dict:
     "What a detector stores about its fitting images to recognise copies later: file names, pixel hashes, perceptual hashes."

@@ -37,11 +37,13 @@ __all__ = ['DIFF_CATEGORIES', 'ROBUSTNESS', 'MB_GMM', 'MB_PREPROCESSING', 'EvalD
 class EvalDataError(AigfdError, ValueError):
     "An evaluation set that cannot be evaluated as asked"
 
+# %% ../nbs/09_evaluate.ipynb #104546b9
 def _table(paths, generators, **extra) -> pd.DataFrame:
     df = pd.DataFrame(dict(path=[str(p) for p in paths], generator=generators, **extra))
     df.insert(1, 'label', np.where(df.generator == 'real', 'real', 'fake'))
     return df
 
+# %% ../nbs/09_evaluate.ipynb #b5cd121c
 def read_list_file(list_file, # text file: one image name/path per line
                    root=None, # folder the names are relative to (default: the list file's folder)
                    generator:str='real', # 'real' for photographic faces, else the generator name
@@ -57,6 +59,7 @@ def read_list_file(list_file, # text file: one image name/path per line
     if missing and must_exist: raise DataNotFoundError(f"{lf}: {len(missing)} of {len(paths)} listed files missing under {root}, e.g. {missing[0]}")
     return _table(paths, [generator]*len(paths))
 
+# %% ../nbs/09_evaluate.ipynb #2a444245
 def read_generator_folders(root, # folder with one sub-folder per generator
                            real:str|None='real', # name of the photographic sub-folder (None: all fake)
                           ) -> pd.DataFrame:
@@ -67,6 +70,7 @@ def read_generator_folders(root, # folder with one sub-folder per generator
     if not rows: raise EvalDataError(f"{root}: no images in sub-folders")
     return _table(*zip(*rows))
 
+# %% ../nbs/09_evaluate.ipynb #7035e6a7
 DIFF_CATEGORIES = ('t2i', 'i2i', 'fs', 'fe')
 
 def read_diff(root, # DiFF root (containing real/ and the category folders, or split folders)
@@ -85,6 +89,7 @@ def read_diff(root, # DiFF root (containing real/ and the category folders, or s
     p, g, c = zip(*rows)
     return _table(p, g, category=c)
 
+# %% ../nbs/09_evaluate.ipynb #666c34a5
 def read_diffusionface(root, # DiffusionFace root: <category>/<method>/images
                        real=None, # photographic faces: a list file, a folder, or None
                       ) -> pd.DataFrame:
@@ -99,6 +104,7 @@ def read_diffusionface(root, # DiffusionFace root: <category>/<method>/images
     r = read_list_file(real) if Path(real).is_file() else _table(image_files(real), 'real')
     return pd.concat([r.assign(category=''), df], ignore_index=True)
 
+# %% ../nbs/09_evaluate.ipynb #fcea2638
 def read_minibench(root=None, # minibench folder (default: `aigfd.minibench.minibench_path()`)
                   ) -> pd.DataFrame:
     "Evaluation table of the minibench faces, with their `source` folder (london, congress, ...)."
@@ -133,6 +139,7 @@ def balanced_sample(n_real:int, n_fake:int, # available faces of each class
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n_real, n, replace=False)), np.sort(rng.choice(n_fake, n, replace=False))
 
+# %% ../nbs/09_evaluate.ipynb #62403a48
 def evaluate_scores(scores:pd.DataFrame, # test faces: `generator` ('real' for photographic) and `ll` columns
                     threshold:float, # decision threshold (5th percentile of the fitting faces)
                     cap:int=5000, # faces per class and generator at most
@@ -176,6 +183,7 @@ def evaluate_detector(detector:Detector|str|Path, # a detector or its file
     out.attrs.update(protocol=fitted, fit_copies=int(sc.fit_copy.ne('').sum()), faces=face_counts(sc.assign(label=np.where(sc.generator == 'real', 'real', 'fake'))))
     return out, sc
 
+# %% ../nbs/09_evaluate.ipynb #fc0d0b70
 def with_failed(res:pd.DataFrame, # `evaluate_scores` result (generators, then 'mean')
                 sc:pd.DataFrame, # scores of every file (`generator`, `log_likelihood` NaN where it failed)
                ) -> pd.DataFrame:
@@ -189,6 +197,7 @@ def with_failed(res:pd.DataFrame, # `evaluate_scores` result (generators, then '
     out.attrs['n_failed_real'] = int(failed.get('real', 0))
     return out
 
+# %% ../nbs/09_evaluate.ipynb #6aab5905
 def face_counts(table:pd.DataFrame, # one row per image: `generator`, `label`, and `status` (from `Detector.score`) or a boolean `face_found`; optional boolean `border`
                ) -> pd.DataFrame:
     "Per generator and per class: images, faces found, no face (left out of the face evaluation), unreadable, and crops that touched the border."
@@ -222,6 +231,7 @@ def fit_and_score(fit_feats, # features [n, d] of photographic fitting faces
     g.calibration = cal
     return g.score(test_feats), thr, g
 
+# %% ../nbs/09_evaluate.ipynb #2882d3ea
 def features_for(table:pd.DataFrame, # evaluation table (`path` column)
                  extractor:Callable, # feature extractor
                  pre:Preprocess, # preprocessing
@@ -235,6 +245,7 @@ def features_for(table:pd.DataFrame, # evaluation table (`path` column)
     t.attrs['failed'] = st[~ok].reset_index(drop=True)
     return ({n: x[ok] for n, x in X.items()} if isinstance(X, dict) else X[ok]), t
 
+# %% ../nbs/09_evaluate.ipynb #ea92aceb
 def evaluate_extractors(fit:pd.DataFrame, # photographic fitting faces (evaluation table)
                         test:pd.DataFrame, # test faces (evaluation table)
                         extractors:dict, # name -> feature extractor (model or batch->features callable)
@@ -253,6 +264,7 @@ def evaluate_extractors(fit:pd.DataFrame, # photographic fitting faces (evaluati
                       fit_feats=Xf[n], test_feats=Xt[n], failed=pd.concat([tf.attrs['failed'], tt.attrs['failed']]))
     return out
 
+# %% ../nbs/09_evaluate.ipynb #27647ec1
 def split_real(table:pd.DataFrame, # evaluation table
                n_fit:int|float=0.5, # fitting faces: a count or a share of the photographic faces
                seed:int=0, # random seed
@@ -264,6 +276,7 @@ def split_real(table:pd.DataFrame, # evaluation table
     fit = np.random.default_rng(seed).choice(real, n, replace=False)
     return table.loc[np.sort(fit)].reset_index(drop=True), table.drop(index=fit).reset_index(drop=True)
 
+# %% ../nbs/09_evaluate.ipynb #71b65d3c
 def cap_per_generator(table:pd.DataFrame, # evaluation table
                       n:int, # at most this many rows per generator ('real' included)
                       seed:int=0, # random seed
@@ -282,12 +295,14 @@ def table_i(results:dict, # method name -> `evaluate_scores` result
     gens = [g for g in next(iter(results.values())).index if g != 'mean'] + ['Average']
     return t.reindex(columns=pd.MultiIndex.from_product([gens, ['Acc', 'AP']])).round(2)
 
+# %% ../nbs/09_evaluate.ipynb #e6790ea4
 def table_ii(results:dict, # feature name -> `evaluate_scores` result
              metric:str='auc', # column to show
             ) -> pd.DataFrame:
     "Paper Table II layout: rows generators (+ 'Average'), columns feature extractors."
     return pd.DataFrame({m: r[metric] for m, r in results.items()}).rename(index={'mean': 'Average'}).round(2)
 
+# %% ../nbs/09_evaluate.ipynb #3c30e13e
 def table_iii(results:dict, # variant name -> `evaluate_scores` result
               tasks:dict|None=None, # variant name -> (uses EXIF ranking, uses manipulation) for the paper's ✓/✗ columns
              ) -> pd.DataFrame:
@@ -297,6 +312,7 @@ def table_iii(results:dict, # variant name -> `evaluate_scores` result
     marks = pd.DataFrame({m: dict(zip(['EXIF ranking', 'manipulation'], ['✓' if u else '✗' for u in tasks[m]])) for m in t.index}).T
     return pd.concat([marks, t], axis=1)
 
+# %% ../nbs/09_evaluate.ipynb #a21ce6b9
 def to_markdown(df:pd.DataFrame) -> str:
     "A GitHub Markdown table of `df` (flattening column levels)."
     cols = [' '.join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
@@ -304,6 +320,7 @@ def to_markdown(df:pd.DataFrame) -> str:
     lines = ['| ' + ' | '.join([str(df.index.name or '')] + cols) + ' |', '|' + '---|'*(len(cols)+1)]
     return '\n'.join(lines + ['| ' + ' | '.join([str(i)] + [fmt(v) for v in row]) + ' |' for i, row in zip(df.index, df.to_numpy())])
 
+# %% ../nbs/09_evaluate.ipynb #715cff45
 def save_table(df:pd.DataFrame, stem) -> tuple[Path, Path]:
     "Write `df` to `stem`.md and `stem`.csv."
     stem = Path(stem); stem.parent.mkdir(parents=True, exist_ok=True)
@@ -337,6 +354,7 @@ def plot_scores(scores:pd.DataFrame, # `generator` and `ll` columns
     fig.suptitle(title); fig.tight_layout()
     return fig
 
+# %% ../nbs/09_evaluate.ipynb #75feff9d
 def plot_tsne(feats, # features [n, d]
               labels, # label per row (e.g. generator)
               seed:int=0, perplexity:float=30., title:str=''):
@@ -350,6 +368,7 @@ def plot_tsne(feats, # features [n, d]
     ax.set(xticks=[], yticks=[], title=title); ax.legend(fontsize=7, markerscale=1.5)
     return fig
 
+# %% ../nbs/09_evaluate.ipynb #44b036c6
 def sweep_components(fit_feats, test_scores:pd.DataFrame, test_feats, # fitting features; test table and its features
                      ks=(1, 2, 4, 8, 12, 16), # numbers of components to try
                      cap:int=5000, seed:int=0, fpr:float=0.05, **gmm_kw,
@@ -362,6 +381,7 @@ def sweep_components(fit_feats, test_scores:pd.DataFrame, test_feats, # fitting 
         rows.append(dict(n_components=k, acc=m.acc, ap=m.ap, auc=m.auc))
     return pd.DataFrame(rows)
 
+# %% ../nbs/09_evaluate.ipynb #58a11a88
 def plot_sweep(df:pd.DataFrame, # long table: an x column, metric columns, optional hue
                x:str='n_components', hue:str|None=None, metrics_=('acc', 'ap', 'auc'), title:str=''):
     "Line plot of metrics against `x`."
@@ -381,6 +401,7 @@ def perturbation(kind:str, # 'jpeg' (quality), 'downscale' (factor < 1, then bac
     if kind == 'blur': return lambda im: im.filter(ImageFilter.GaussianBlur(level))
     raise EvalDataError(f"unknown perturbation {kind!r}: choose 'jpeg', 'downscale', 'blur' or 'none'")
 
+# %% ../nbs/09_evaluate.ipynb #24e9044e
 ROBUSTNESS = dict(jpeg=(95, 75, 50, 30), downscale=(0.75, 0.5, 0.25), blur=(0.5, 1., 2.))
 
 def robustness_sweep(ev:dict, # one extractor's `evaluate_extractors` result (its GMM and threshold are reused)
@@ -400,6 +421,7 @@ def robustness_sweep(ev:dict, # one extractor's `evaluate_extractors` result (it
             rows.append(dict(kind=k, level=str(lv), acc=r.acc, ap=r.ap, auc=r.auc))
     return pd.DataFrame(rows)
 
+# %% ../nbs/09_evaluate.ipynb #0e07e0cf
 def plot_robustness(df:pd.DataFrame, title:str=''):
     "Mean AUC and Acc against perturbation strength, one panel per kind."
     d = df.melt(id_vars=['kind', 'level'], value_vars=['acc', 'auc'], var_name='metric', value_name='%')
@@ -418,6 +440,7 @@ def load_trained(path, # weights written by `aigfd.model.save_model` (.safetenso
     P = protocol or cfg.get('protocol') or (cfg.get('config') or {}).get('protocol')  # `train` records it in the config, as `fit_detector` reads it
     return m, protocol_preprocess(P, int(cfg.get('img_size', 224)), 'none', jpeg_quality)
 
+# %% ../nbs/09_evaluate.ipynb #e3e2424e
 def baseline_extractors(arch:str='resnet18', # backbone of the random-weights (and ImageNet) baseline
                         emb_dim:int=768, # its embedding size (the learned network's, for the same network)
                         seed:int=0, # seed of the random weights
@@ -428,6 +451,7 @@ def baseline_extractors(arch:str='resnet18', # backbone of the random-weights (a
     if imagenet_weights: ex[f'ImageNet {arch}'] = make_backbone('timm', arch, weights=imagenet_weights)
     return ex
 
+# %% ../nbs/09_evaluate.ipynb #140f88d0
 def paper_extractors(ours=None, # trained model (path or module): both pretext tasks
                      ranking_only=None, # trained on EXIF ranking only (path or module)
                      manipulation_only=None, # trained on manipulation classification only (path or module)

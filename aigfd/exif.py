@@ -26,6 +26,7 @@ __all__ = ['EXIF_RANGES', 'MAX_STR_LEN', 'EXIF_IFD', 'META_EXTS', 'COLUMN_ALIASE
 class ExifValueError(AigfdError, ValueError):
     "An EXIF value is missing or not a valid positive, finite number in the plausible range of its tag"
 
+# %% ../nbs/01_exif.ipynb #2a542684
 EXIF_RANGES = dict(iso=(1., 1e7), aperture=(0.3, 1e3), exposure=(1e-7, 1e5), focal_length=(0.1, 1e5))  # plausible values, canonical units
 MAX_STR_LEN = 80  # longer strings are refused unparsed
 
@@ -45,6 +46,7 @@ def _ratio(n, d):
     except (OverflowError, ValueError, TypeError, ZeroDivisionError): return None, 'not finite'
     return x, None
 
+# %% ../nbs/01_exif.ipynb #0ea24a19
 def _from_str(s:str, tag:str):
     s = unicodedata.normalize('NFKC', s).strip().lower()
     if not s or s in ('nan', 'none', 'null', 'n/a', 'na', '-', 'unknown', 'f'): return None, 'missing'
@@ -55,6 +57,7 @@ def _from_str(s:str, tag:str):
     if m is None: return None, 'negative' if re.match(r'[^\d]{0,6}-\s*\.?\d', s) else 'not a number'
     return _ratio(float(m['num']), float(m['den'] or 1))
 
+# %% ../nbs/01_exif.ipynb #9b408b57
 def _raw(v, tag:str):
     "Float of a PIL/str/number value without range checks, or (None, reason)."
     if v is None: return None, 'missing'
@@ -74,6 +77,7 @@ def _raw(v, tag:str):
         return (None, 'missing') if math.isnan(x) else (x, None)
     return None, f'unsupported type {type(v).__name__}'
 
+# %% ../nbs/01_exif.ipynb #89adf824
 def _check(x, why, tag:str):
     if x is None: return None, why
     if not math.isfinite(x): return None, 'not finite'
@@ -83,11 +87,13 @@ def _check(x, why, tag:str):
     if not lo <= x <= hi: return None, f'implausible ({x:.3g} outside [{lo:g}, {hi:g}])'
     return float(x), None
 
+# %% ../nbs/01_exif.ipynb #196202de
 def _parse(v, tag:str):
     "(value, None) or (None, reason) for one raw value of `tag`."
     if tag not in EXIF_RANGES: raise ExifValueError(f"unknown EXIF tag {tag!r}; expected one of {EXIF_TAGS}")
     return _check(*_raw(v, tag), tag)
 
+# %% ../nbs/01_exif.ipynb #e933a754
 def parse_exif_value(v, # a string ("1/250 sec", "F2.8", "50.0 mm", "ISO 200"), number, PIL rational or tuple
                      tag:str, # one of `EXIF_TAGS`
                      strict:bool=False, # raise `ExifValueError` instead of returning None
@@ -132,10 +138,12 @@ def _status(res:dict, # tag -> (value, reason)
     bad = [f'invalid {t}: {why}' for t, (x, why) in res.items() if x is None and why != 'missing']
     return '; '.join(([f"missing {', '.join(miss)}"] if miss else []) + bad) or 'ok'
 
+# %% ../nbs/01_exif.ipynb #cedcad86
 def _row(file, res:dict, status:str|None=None, fallback:str='') -> dict:
     return dict(file=str(file), **{t: np.nan if x is None else x for t, (x, _) in res.items()},
                 status=status or _status(res), fallback=fallback)
 
+# %% ../nbs/01_exif.ipynb #f75ed093
 def _apex(ifds, tag:str):
     tid, name, f = _APEX[tag]
     v = next((d[tid] for d in ifds if tid in d), None)
@@ -145,6 +153,7 @@ def _apex(ifds, tag:str):
         except OverflowError: x, why = None, 'not finite'
     return _check(x, why, tag) + (name,)
 
+# %% ../nbs/01_exif.ipynb #66b8d1a5
 def exif_values(exif:Image.Exif, # from `Image.getexif()`
                 file='', # file name for the `file` column
                 apex:bool=False, # derive missing aperture/exposure from APEX ApertureValue/ShutterSpeedValue
@@ -168,9 +177,11 @@ def exif_values(exif:Image.Exif, # from `Image.getexif()`
     if hint and status is None: status = _status(res) + f"; APEX {', '.join(_APEX[t][1] for t in hint)} present (apex=True or `aigfd exif --apex` derives {', '.join(hint)})"
     return _row(file, res, status, ', '.join(fb))
 
+# %% ../nbs/01_exif.ipynb #1f61294b
 def _unreadable(file, why:str) -> dict:
     return _row(file, dict.fromkeys(EXIF_TAGS, (None, None)), f'unreadable file: {why}')
 
+# %% ../nbs/01_exif.ipynb #ef0e938e
 def read_exif(path:str|os.PathLike, # image file
               apex:bool=False, # derive missing aperture/exposure from APEX tags (marked in `fallback`)
               verify:bool=True, # also decode the pixels (at reduced size) so truncated files are caught
@@ -219,6 +230,7 @@ COLUMN_ALIASES = dict(
 
 def _key(s) -> str: return re.sub(r'[^a-z0-9]', '', str(s).lower())
 
+# %% ../nbs/01_exif.ipynb #ac573aa4
 def _flat(rec:dict) -> dict:
     "Record with nested dicts (e.g. `{'EXIF': {...}}`) merged in, keys normalised by `_key`."
     out = {}
@@ -227,11 +239,14 @@ def _flat(rec:dict) -> dict:
         else: out.setdefault(_key(k), v)
     return out
 
+# %% ../nbs/01_exif.ipynb #44518992
 def _pick(rec:dict, name:str):
     return next((rec[a] for a in COLUMN_ALIASES[name] if a in rec), None)
 
+# %% ../nbs/01_exif.ipynb #cd1b3d5e
 def _has_tags(rec:dict) -> bool: return any(_pick(rec, t) is not None for t in EXIF_TAGS)
 
+# %% ../nbs/01_exif.ipynb #321a8968
 def _json_lines(p:Path) -> tuple[list, list]:
     "Records of a JSON-lines file and (line number, reason) for each line that is not a JSON object."
     recs, bad = [], []
@@ -243,6 +258,7 @@ def _json_lines(p:Path) -> tuple[list, list]:
         else: bad.append((i, f'not a JSON object ({type(r).__name__})'))
     return recs, bad
 
+# %% ../nbs/01_exif.ipynb #64b3d4a5
 def _records(p:Path, bad:list|None=None) -> list[dict]:
     "Flat records of a metadata file; a single per-photo JSON record is named after the file. Bad JSONL lines go to `bad`."
     if p.suffix.lower() in ('.csv', '.tsv'):
@@ -260,6 +276,7 @@ def _records(p:Path, bad:list|None=None) -> list[dict]:
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data): raise ValueError('expected records (objects)')
     return [_flat(r) for r in data]
 
+# %% ../nbs/01_exif.ipynb #9f77e10c
 def meta_rows(path:str|os.PathLike, # CSV/TSV/JSON/JSONL file of per-photo metadata strings
              ) -> list[dict]:
     "Table rows from a metadata file; an unreadable file gives one row saying why."
@@ -304,6 +321,7 @@ F_STOPS = (0.7, 1, 1.4, 2, 2.8, 4, 5.6, 8, 11, 16, 22, 32, 45, 64, 90, 128)
 
 def _sec(x, _=None) -> str: return f'1/{1/x:.0f}' if 0 < x < 1 else f'{x:g}'
 
+# %% ../nbs/01_exif.ipynb #ad6180ba
 def plot_exif(df:pd.DataFrame, # a table from `exif_table` (columns `EXIF_TAGS`)
               bins:int=25, # histogram bins per tag
               figsize:tuple=(14, 3), # figure size in inches

@@ -51,9 +51,11 @@ def embedder(model:Callable, # nn.Module (uses `.embed` if present) or any batch
     if isinstance(model, nn.Module): model.eval()
     return getattr(model, 'embed', model)
 
+# %% ../nbs/08a_features.ipynb #d109d89c
 class WeightsFileError(AigfdError, ValueError):
     "A weights file that cannot be read safely"
 
+# %% ../nbs/08a_features.ipynb #ec13102c
 def read_weights(path, # .safetensors, or a torch file of tensors (read with weights_only=True)
                 ) -> dict:
     "A state dict from a weights file, without unpickling arbitrary objects."
@@ -69,6 +71,7 @@ def read_weights(path, # .safetensors, or a torch file of tensors (read with wei
         sd = sd[key]
     return sd
 
+# %% ../nbs/08a_features.ipynb #5e882d01
 def make_backbone(kind:str, # 'aigfd' (AIGFDNet), 'timm' (timm model, num_classes=0) or 'imagestats'
                   arch:str='resnet50', # architecture name
                   emb_dim:int|None=768, # feature size of the aigfd network
@@ -100,6 +103,7 @@ def _dct_matrix(n=8):
     m[0] /= 2**.5
     return m
 
+# %% ../nbs/08a_features.ipynb #481a5aba
 class ImageStats(nn.Module):
     "41 hand-made statistics per image, computed on the un-normalised pixels."
     n_features = 41

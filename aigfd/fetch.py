@@ -54,6 +54,7 @@ def _short_error(e:BaseException) -> str:
     if isinstance(e, ValueError) and 'hash' in str(e).lower(): return "sha256 differs from the registry"
     return f"{type(e).__name__}: {str(e)[:200]}"
 
+# %% ../nbs/13b_fetch.ipynb #e45cb3d0
 def fetch_source(row, # a row of `read_sources()`
                  cache:Path, # cache folder (files go to cache/OWNER/NAME/COMMIT/PATH)
                  base_url:str|None=None, # mirror replacing the raw-file host
@@ -80,11 +81,13 @@ class _Sized:
     def __iter__(self): return iter(self.it)
     def __len__(self): return self.n
 
+# %% ../nbs/13b_fetch.ipynb #c8df213e
 def _progress(futs, desc, progress):
     "Futures as they complete, through `track` (bar or plain lines) or silently."
     it = as_completed(futs)
     return track(_Sized(it, len(futs)), desc=desc) if progress else it
 
+# %% ../nbs/13b_fetch.ipynb #b4a0fbde
 def fetch_sources(sources:pd.DataFrame, # rows of `read_sources()`
                   cache:str|os.PathLike|None=None, # default: `cache_dir('minibench_sources')`
                   base_url:str|None=None, # mirror replacing the raw-file host

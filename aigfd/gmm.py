@@ -20,6 +20,7 @@ __all__ = ['GMM_DTYPES', 'GMMError', 'fit_gmm', 'GMMScorer', 'threshold_at']
 class GMMError(AigfdError, ValueError):
     "Features that a GMM cannot be fitted to or scored on"
 
+# %% ../nbs/08b_gmm.ipynb #63a200bb
 GMM_DTYPES = ('float64', 'float32')  # aigfd's default; the released code's (scikit-learn keeps float32 features float32)
 
 def _check_dtype(dtype) -> str:
@@ -27,6 +28,7 @@ def _check_dtype(dtype) -> str:
     if d not in GMM_DTYPES: raise GMMError(f"GMM dtype {dtype!r}: use 'float64' (default) or 'float32' (released code)")
     return d
 
+# %% ../nbs/08b_gmm.ipynb #ae22d087
 def _check_features(X, what='features', dtype='float64') -> np.ndarray:
     X = np.asarray(X, dtype=_check_dtype(dtype))
     if X.ndim != 2: raise GMMError(f"{what} must be a 2-D array [n, dim], got shape {X.shape}")
@@ -34,6 +36,7 @@ def _check_features(X, what='features', dtype='float64') -> np.ndarray:
     if bad.any(): raise GMMError(f"{what}: {bad.sum()} of {len(X)} rows contain NaN/inf (failed images?); drop them first")
     return X
 
+# %% ../nbs/08b_gmm.ipynb #2d608e19
 def fit_gmm(X, # fitting features [n, dim] of photographic faces
             n_components:int=8, # mixture size: 8 (paper) or 12 (released code)
             reg_covar:float=1e-6, # added to covariance diagonals
@@ -155,6 +158,7 @@ def _bound_dirs(self:GMMScorer, r:int):
         self._bounds = (r, B.permute(1, 0, 2).reshape(d, K*r), torch.einsum('kd,kdr->kr', mu, B).reshape(1, -1))
     return self._bounds[1:]
 
+# %% ../nbs/08b_gmm.ipynb #b7404b01
 @patch
 def _ll_pruned(self:GMMScorer, X, r:int=16, margin:float=50.):
     "Log-likelihoods of the rows of `X`, computing only the components whose upper bound comes within `margin` nats of the best."

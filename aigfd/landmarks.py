@@ -31,6 +31,7 @@ def dlib_model_path() -> Path:
     if not p.exists(): raise DataNotFoundError(f"{p}: dlib 68-point model missing; reinstall `face_recognition_models`")
     return p
 
+# %% ../nbs/03_landmarks.ipynb #9816cb90
 def _hub_dir(weights_dir=None) -> Path:
     "The torch hub folder face-alignment loads from: `weights_dir`, else `$TORCH_HOME/hub`."
     if weights_dir is None:
@@ -42,6 +43,7 @@ def _hub_dir(weights_dir=None) -> Path:
         if (c/'checkpoints').is_dir(): return c
     return d.parent if d.name == 'checkpoints' else d
 
+# %% ../nbs/03_landmarks.ipynb #749097aa
 def fan_weights(weights_dir:str|os.PathLike|None=None, # folder with the FAN files (else the torch hub dir)
                ) -> dict|None:
     "Paths of the local FAN + S3FD weights, or None when any is missing (never downloads)."
@@ -60,6 +62,7 @@ def as_rgb_array(img) -> np.ndarray:
     if a.ndim != 3 or a.shape[2] not in (3, 4): raise AigfdError(f"expected an HxWx3 image array, got shape {a.shape}")
     return np.ascontiguousarray(a[..., :3])
 
+# %% ../nbs/03_landmarks.ipynb #e6b44cf9
 def _downscale(a:np.ndarray, size:int|None):
     "`a` shrunk so its longer side is at most `size`, and the factor that maps its pixels back."
     h, w = a.shape[:2]
@@ -72,6 +75,7 @@ def _largest(boxes):
     "Index of the largest (l,t,r,b) box."
     return int(np.argmax([(b[2]-b[0])*(b[3]-b[1]) for b in boxes]))
 
+# %% ../nbs/03_landmarks.ipynb #651efeec
 def second_pass_size(shape:tuple, # (h, w, ...) of the image
                      detect_size:int|None, # longer side of the first pass's copy (None: full size, no second pass)
                      min_face:int|None, # smallest face side (px, in the image) to find (None: no second pass)
@@ -83,6 +87,7 @@ def second_pass_size(shape:tuple, # (h, w, ...) of the image
     s1, s2 = min(1., detect_size/L), min(1., min_detect/min_face)  # scale of the first pass, scale a min_face face needs
     return round(L*s2) if s2 > s1 else None
 
+# %% ../nbs/03_landmarks.ipynb #4adfc5c4
 class DlibBackend:
     "dlib HOG face detector + 68-point shape predictor (offline)."
     name = 'dlib'
@@ -199,6 +204,7 @@ def _cache_read(p:Path):
     if np.isnan(a).any(): raise KeyError(p)
     return a
 
+# %% ../nbs/03_landmarks.ipynb #0f3d5f8f
 _UNWRITABLE = set()  # cache folders already warned about
 
 def _cache_unwritable(root:Path, e:OSError) -> bool:
@@ -209,6 +215,7 @@ def _cache_unwritable(root:Path, e:OSError) -> bool:
                       "but not cached (same results, slower); set AIGFD_CACHE to a writable folder", stacklevel=3)
     return False
 
+# %% ../nbs/03_landmarks.ipynb #0018045a
 def _cache_write(p:Path, pts):
     "Atomically write `pts` (None: no face) to `p`"
     a = np.full((68, 2), np.nan, np.float32) if pts is None else np.asarray(pts, np.float32)
@@ -257,6 +264,7 @@ def landmark_box(pts:np.ndarray, # landmark points [n, 2] as (x, y)
     pts = np.asarray(pts, dtype=np.float64)
     return tuple(map(float, (*pts.min(0), *pts.max(0))))
 
+# %% ../nbs/03_landmarks.ipynb #09ca17d9
 def face_crop_box(box, # face box (x0,y0,x1,y1) in pixels
                   w:int, h:int, # image width and height
                   scale:float=1.3, # crop side / larger box side
@@ -270,6 +278,7 @@ def face_crop_box(box, # face box (x0,y0,x1,y1) in pixels
     l, t = min(max(int((x0 + x1)/2 - s/2), 0), w - 1), min(max(int((y0 + y1)/2 - s/2), 0), h - 1)
     return l, t, min(w, l + s), min(h, t + s)
 
+# %% ../nbs/03_landmarks.ipynb #ecfa1722
 def _integer_crop_box(box, w, h, scale=1.3):
     "The released code's crop: box rounded to integers (half to even), side int(scale x larger side), integer centre, start clamped at 0, cut at the far border."
     x0, y0, x1, y1 = (int(round(float(v))) for v in box)
@@ -286,6 +295,7 @@ def read_london_landmarks(root=None, # minibench folder (default: `minibench_pat
     d = pd.read_csv(root/'landmarks_london.csv')
     return [root/f for f in d.file], d.drop(columns='file').to_numpy(np.float32).reshape(len(d), -1, 2)
 
+# %% ../nbs/03_landmarks.ipynb #94b1a2c8
 def match_template(pred:np.ndarray, # (n,68,2) predicted iBUG points
                    tmpl:np.ndarray, # (n,k,2) template points of the same faces
                    idx=CORNERS, # iBUG indices to match

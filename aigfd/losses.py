@@ -21,6 +21,7 @@ def _pairs(n:int, # batch size
     "Indices `(i, j)` of all `i<j` pairs of a batch of `n`."
     return torch.triu_indices(n, n, offset=1, device=device).unbind(0)
 
+# %% ../nbs/02_losses.ipynb #dd6508a3
 def pair_labels(y:Tensor, # tag values, [B] or [B,T]; NaN = missing
                ) -> tuple[Tensor, Tensor]: # g: [P] or [P,T] (1, 0, 0.5 on ties, NaN if missing); mask: True where valid
     "Ranking labels and validity mask for all `i<j` pairs of the batch."
@@ -52,6 +53,7 @@ def _fidelity(p, g, mask=None, eps=1e-8):
     g = torch.where(valid, g, torch.full_like(g, 0.5))   # no NaN may reach the graph
     return (1 - torch.sqrt(p*g + eps) - torch.sqrt((1-p)*(1-g) + eps))*valid, valid
 
+# %% ../nbs/02_losses.ipynb #3defd85b
 def fidelity_loss(p:Tensor, # predicted probabilities
                   g:Tensor, # target probabilities (NaN = no label)
                   mask:Tensor|None=None, # True where the entry counts; default: where `g` is not NaN
@@ -74,6 +76,7 @@ def _rank_terms(scores, values, sigma, eps):
     l, valid = _fidelity(thurstone_prob(scores[i], scores[j], sigma), g, mask, eps)
     return l, valid, (i, j)
 
+# %% ../nbs/02_losses.ipynb #87d0b53e
 def ranking_loss(scores:Tensor, # predicted scores, [B] or [B,T]
                  values:Tensor, # true tag values, same shape (NaN = missing)
                  sigma:float=SIGMA_PAPER, # Thurstone noise scale (`SIGMA_PAPER` or `SIGMA_CODE`)

@@ -21,6 +21,7 @@ def _version(pkg):
     try: return version(pkg)
     except PackageNotFoundError: return None
 
+# %% ../nbs/06c_machine.ipynb #dd1d34ae
 def environment(protocol:str|None=None, # the protocol of the run (None: 'paper', the default protocol)
                ) -> dict:
     "What decides the bits of a run besides its settings: thread counts, library versions, CPU capability, protocol."
@@ -31,6 +32,7 @@ def environment(protocol:str|None=None, # the protocol of the run (None: 'paper'
                 blas_threads={api: n for api, n in blas}, cpu_capability=torch.backends.cpu.get_cpu_capability(),
                 versions={p: _version(p) for p in VERSIONED}, python=platform.python_version(), machine=platform.machine())
 
+# %% ../nbs/06c_machine.ipynb #9abcbe9e
 @contextmanager
 def threads(n:int|None, # threads for torch and every BLAS/OpenMP pool (None: leave as they are)
            ):

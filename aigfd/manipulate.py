@@ -53,6 +53,7 @@ def _line(lm, region, shape):
     line = cv2.line(np.zeros(shape[:2], np.uint8), tuple(map(int, p[0])), tuple(map(int, p[1])), 1, 2)
     return (line, n) if n >= 1 and line.any() else (None, 0)
 
+# %% ../nbs/04_manipulations.ipynb #6356fb62
 def region_box(landmarks, # (68,2) landmarks (or None)
                region:str, # 'eye' or 'mouth'
                shape:tuple, # image shape (H, W[, C])
@@ -64,6 +65,7 @@ def region_box(landmarks, # (68,2) landmarks (or None)
     H, W = shape[:2]
     return max(x-n, 0), max(y-n, 0), min(x+w+n, W), min(y+h+n, H)
 
+# %% ../nbs/04_manipulations.ipynb #8ca88673
 def region_mask(landmarks, # (68,2) landmarks (or None)
                 region:str, # 'eye' or 'mouth'
                 shape:tuple, # image shape (H, W[, C])
@@ -84,11 +86,13 @@ def _fixed_kernel(sigma:float, ksize:int=91) -> np.ndarray:
     k = cv2.GaussianBlur(a, (ksize, ksize), sigma)[ksize:2*ksize, 1].astype(np.int64)
     return k[::-1].copy()
 
+# %% ../nbs/04_manipulations.ipynb #4112f7bf
 def _profile(lo, hi, n, sigma, ksize=91):
     "Fixed-point blur of the indicator of [lo, hi) on 0..n-1 (reflect-101 border, as OpenCV)"
     ind = np.zeros(n, np.int64); ind[lo:hi] = 1
     return np.convolve(np.pad(ind, ksize//2, mode='reflect'), _fixed_kernel(sigma, ksize), 'valid')
 
+# %% ../nbs/04_manipulations.ipynb #19241dd6
 def _mask_crop(box, shape):
     "Blend mask of `box` on the crop it reaches: ((y0, y1, x0, x1), float64 mask crop), or None when empty."
     (l, t, r, b), (H, W) = box, shape[:2]
@@ -105,6 +109,7 @@ def _mask_crop(box, shape):
     e = cv2.GaussianBlur(e.astype(np.float64), (51, 51), 10)
     return (y0, y1, x0, x1), e/e.max()
 
+# %% ../nbs/04_manipulations.ipynb #c3dcc4eb
 def blend_mask(box:tuple, # (left, top, right, bottom) box, right/bottom exclusive
                shape:tuple, # image shape (H, W[, C])
               ) -> np.ndarray:
@@ -149,6 +154,7 @@ class ManipResult(NamedTuple):
     note: str  # '' or why the warp replaced the asked manipulation
     grid: tuple|None = None  # (rows, cols) control grid of the warp (None for flips)
 
+# %% ../nbs/04_manipulations.ipynb #a4983d3a
 def to_size(img, # PIL image, uint8 array or path
             landmarks, # (68,2) landmarks in `img`'s pixels, or None
             size:int|None=SIZE, # side to resize to (None: keep)
@@ -161,8 +167,10 @@ def to_size(img, # PIL image, uint8 array or path
     if lm is not None: lm = (lm+0.5)*(size/w, size/h) - 0.5
     return a, lm
 
+# %% ../nbs/04_manipulations.ipynb #4bc052f7
 def _rng(seed): return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
+# %% ../nbs/04_manipulations.ipynb #f2e39467
 def manipulate(img, # PIL image, uint8 HxWx3 array or path
                landmarks, # (68,2) landmarks of `img` (None: no face found)
                kind:int, # 0 mouth_180, 1 mouth_hflip, 2 eye_hflip, 3 piecewise_affine
@@ -199,6 +207,7 @@ def make_negative(img, # PIL image, uint8 array or path
     rng = _rng(rng)
     return manipulate(img, landmarks, int(rng.integers(4)) if kind is None else kind, seed=rng, size=size, grid=grid).image
 
+# %% ../nbs/04_manipulations.ipynb #d261049d
 def manipulate_all(img, # PIL image, uint8 array or path
                    landmarks, # (68,2) landmarks of `img`, or None
                    seed:int|np.random.Generator|None=None, # seed of the four independent draws

@@ -31,8 +31,10 @@ def package_data(name:str='', # file name ('' for the folder)
     "A file shipped in `aigfd/minibench_data` (README.md, LICENSES.md, manifest.csv, sources.csv, SOURCES.md, pixels.csv, extra.json) or another registry's `folder`."
     return Path(str(files('aigfd')/folder))/name
 
+# %% ../nbs/14_minibench.ipynb #81820b5a
 def _read(name, folder='minibench_data'): return pd.read_csv(package_data(name, folder), dtype=str, keep_default_na=False)
 
+# %% ../nbs/14_minibench.ipynb #b8107678
 def registry_manifest(folder:str='minibench_data', # the registry's package folder
                      ) -> pd.DataFrame:
     "The minibench manifest shipped with aigfd (or another registry's), with `src` (the key of its source file: repo/commit/path) added."
@@ -40,6 +42,7 @@ def registry_manifest(folder:str='minibench_data', # the registry's package fold
     m['src'] = m.source_repo + '/' + m.source_commit + '/' + m.source_path.str.split('#').str[0]
     return m
 
+# %% ../nbs/14_minibench.ipynb #30029c8f
 def read_sources(folder:str='minibench_data', # the registry's package folder
                 ) -> pd.DataFrame:
     "The source registry: `repo, commit, path, raw_url, sha256, bytes, n_minibench_files, kinds`, plus `key` (repo/commit/path)."
@@ -61,16 +64,19 @@ def recipe_kind(row) -> str:
     if row.generator == 'stylegan2_ffhq': return 'resize'
     raise AigfdError(f"{row.path}: no recipe for this manifest row (source {row.source_repo}/{row.source_path})")
 
+# %% ../nbs/14_minibench.ipynb #c34c3294
 def tile_box(source_path:str) -> tuple[int, int, int, int]:
     "The crop box (x0, y0, x1, y1; x1, y1 exclusive) in a tile's `source_path` fragment `#tile=rRcC&box=x0,y0,x1,y1`."
     frag = dict(kv.split('=', 1) for kv in source_path.split('#', 1)[1].split('&'))
     return tuple(int(v) for v in frag['box'].split(','))
 
+# %% ../nbs/14_minibench.ipynb #ef18c458
 def decode_source(src:str|os.PathLike) -> tuple[dict, 'Image.Image']:
     "A source image's `info` (EXIF, ICC profile, comment) and its pixels converted to RGB."
     from PIL import Image
     with Image.open(src) as im0: return dict(im0.info), im0.convert('RGB')
 
+# %% ../nbs/14_minibench.ipynb #18e3f531
 def rebuild_file(row, # a manifest row
                  src:str|os.PathLike, # its source file
                  decoded:tuple|None=None, # `decode_source(src)`, to cut many tiles from one figure decoded once
@@ -99,6 +105,7 @@ def read_tem(path:str|os.PathLike) -> np.ndarray:
     if pts.shape != (n, 2): raise AigfdError(f"{path}: {len(pts)} points where the header says {n}")
     return pts
 
+# %% ../nbs/14_minibench.ipynb #b7dfeb7d
 def landmarks_csv(faces:list, # (minibench path, .tem file, saved size (W, H), original size (W0, H0)) per face
                  ) -> bytes:
     "`landmarks_london.csv`: header `file,x0,y0,...`, one row per face sorted by path, CRLF line ends (csv.writer)."
@@ -118,6 +125,7 @@ def pixel_hash(data:bytes) -> str:
     import hashlib
     return hashlib.sha256(a.tobytes() + str(a.shape).encode()).hexdigest()[:16]
 
+# %% ../nbs/14_minibench.ipynb #a003ba2e
 def pixel_difference(path:str, # minibench path of the file
                      data:bytes, # its rebuilt bytes
                      reference:str|os.PathLike|None=None, # a known-good minibench copy to compare pixels with
@@ -135,6 +143,7 @@ def pixel_difference(path:str, # minibench path of the file
         else: d.update(shape=f'{a.shape[1]}x{a.shape[0]} instead of {b.shape[1]}x{b.shape[0]}')
     return d
 
+# %% ../nbs/14_minibench.ipynb #c17e8d12
 def _describe(d:dict) -> str:
     s = 'pixels identical' if d['pixels_identical'] else 'pixels differ'
     if 'max_abs_diff' in d: s += f" (max |difference| {d['max_abs_diff']}, mean {d['mean_abs_diff']} grey levels)"
@@ -144,16 +153,19 @@ def _describe(d:dict) -> str:
 # %% ../nbs/14_minibench.ipynb #b8c7facf
 def _minibench_candidates(): return _shared_candidates('minibench')
 
+# %% ../nbs/14_minibench.ipynb #beb24973
 def user_minibench_dir() -> Path:
     "Where `aigfd data minibench` puts the minibench by default: `platformdirs.user_data_dir('aigfd')/minibench`."
     return user_data_path('minibench')
 
+# %% ../nbs/14_minibench.ipynb #0143b4e6
 def minibench_path(path:str|os.PathLike|None=None, # explicit location; overrides everything
                    must_exist:bool=True, # raise `DataNotFoundError` when not found
                   ) -> Path|None:
     "Locate the minibench: `path`, then `$AIGFD_MINIBENCH`, then a sibling `shared/data/minibench`, then `user_minibench_dir()`."
     return find_data('minibench', path, must_exist, _minibench_candidates(), hint=download_hint)
 
+# %% ../nbs/14_minibench.ipynb #4156c900
 def read_manifest(root:str|os.PathLike|None=None, # minibench folder (resolved by `minibench_path` if None)
                  ) -> pd.DataFrame:
     "The minibench manifest with an absolute `file` column added."
@@ -170,6 +182,7 @@ def licence_summary(m:pd.DataFrame|None=None, # manifest rows (default: the whol
     lines = [f"  {f:<42}{n:>5} files  {l}" + (f"  {flags[f.split('/')[-1]]}" if f.split('/')[-1] in flags else '') for (f, l), n in g.items()]
     return '\n'.join(lines)
 
+# %% ../nbs/14_minibench.ipynb #d764f84c
 def download_hint() -> str:
     "The command that gets the minibench, with its size, destination and licences (printed when it is missing)."
     s, extra = read_sources(), json.loads(package_data('extra.json').read_text())
@@ -186,6 +199,7 @@ def _write(p:Path, data:bytes):
     p.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(p, lambda t: t.write_bytes(data))
 
+# %% ../nbs/14_minibench.ipynb #c3976e9e
 def _rebuild_source(rows, src, dest, reference, folder='minibench_data'):
     "Rebuild the files of one source (a figure's tiles share one decoding); [(path, difference or None or error)]."
     import hashlib
@@ -199,6 +213,7 @@ def _rebuild_source(rows, src, dest, reference, folder='minibench_data'):
         except Exception as e: res.append((r.path, e))
     return res
 
+# %% ../nbs/14_minibench.ipynb #f7ca1045
 def _landmarks(m, got, dest):
     from PIL import Image
     tems = read_sources().query("kinds == 'landmarks_london'").key
@@ -265,6 +280,7 @@ def rebuild_registry(name:str, # 'minibench' or 'pretext': package data `aigfd/N
     _report(status, dest)
     return status
 
+# %% ../nbs/14_minibench.ipynb #27a62f98
 def build_minibench(dest:str|os.PathLike|None=None, # where to rebuild it (default: `user_minibench_dir()`)
                     base_url:str|None=None, # mirror replacing https://raw.githubusercontent.com (default: `$AIGFD_MINIBENCH_MIRROR`)
                     exclude_noncommercial:bool=False, # skip the sets under a non-commercial licence (stylegan2_ffhq)
@@ -292,11 +308,13 @@ def _report(st:dict, dest:Path, n:int=5):
     if len(st['failed_sources']) > n: print(f"  ... and {len(st['failed_sources'])-n:,} more sources not fetched (see {dest/'REBUILD.json'})")
     for p, e in list(st['broken'].items())[:n]: print(f"  not rebuilt: {p}: {e}")
 
+# %% ../nbs/14_minibench.ipynb #28d3f811
 def rebuild_status(root:str|os.PathLike) -> dict|None:
     "The `REBUILD.json` of a rebuilt minibench (or pretext corpus), or None for a copy that was not rebuilt by aigfd."
     f = Path(root)/'REBUILD.json'
     return json.loads(f.read_text()) if f.exists() else None
 
+# %% ../nbs/14_minibench.ipynb #07410244
 def rebuild_note(root:str|os.PathLike) -> str:
     "A sentence saying whether the data at `root` is a rebuild, and whether it is complete and byte-identical ('' if not a rebuild)."
     st = rebuild_status(root)
@@ -311,6 +329,7 @@ def rebuild_note(root:str|os.PathLike) -> str:
     if st.get('landmarks', 'identical') != 'identical': s += f"; landmarks_london.csv {st['landmarks']}"
     return s
 
+# %% ../nbs/14_minibench.ipynb #d51cdd9f
 def incomplete_error(st:dict) -> str|None:
     "One line saying why a rebuild is incomplete and what to do, or None when it is complete."
     if st['files'] == st['expected'] and not st['broken'] and not st['failed_sources']: return None
@@ -330,6 +349,7 @@ def sources_fixtures_path(name:str='minibench', # 'minibench' or 'pretext'
         if c.is_dir(): return c.resolve()
     if must_exist: raise DataNotFoundError(f"{name} source fixtures not found: set {var} or place them in shared/data/{name}_sources/fixtures")
 
+# %% ../nbs/14_minibench.ipynb #051f1a85
 def minibench_sources_path(must_exist:bool=True) -> Path|None:
     "The folder of offline source fixtures: `$AIGFD_MINIBENCH_SOURCES`, else `shared/data/minibench_sources/fixtures` beside the checkout."
     return sources_fixtures_path('minibench', must_exist)

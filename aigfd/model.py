@@ -25,6 +25,7 @@ __all__ = ['EXIF_LAN_PREFIX', 'RELEASED_HEADS', 'ModelLoadError', 'AIGFDNet', 'a
 class ModelLoadError(AigfdError, ValueError):
     "A checkpoint or weight file could not be used for this model"
 
+# %% ../nbs/06_model.ipynb #8193fabd
 def _backbone(arch:str, pretrained:bool=False, weights_file=None, **kwargs) -> nn.Module:
     "The pooled timm backbone `arch` (no classifier); clear errors for unknown names and unreachable weights."
     if not timm.is_model(arch):
@@ -93,16 +94,19 @@ class LoadReport(dict):
         return (f"loaded {len(self['loaded'])} tensors from {self['file']}; {len(self['missing'])} of ours missing "
                 f"{self['missing'][:6]}; {len(self['unexpected'])} unexpected {self['unexpected'][:6]}")
 
+# %% ../nbs/06_model.ipynb #b537197f
 def _load_safetensors(path) -> dict:
     "Tensors of a safetensors file, or `ModelLoadError` naming the file (truncated, or not safetensors at all)."
     try: return load_file(str(path))
     except Exception as e: raise ModelLoadError(f"{path}: not a readable safetensors file ({type(e).__name__}: {str(e)[:160]}); it is never unpickled") from None
 
+# %% ../nbs/06_model.ipynb #58acb761
 def _checkpoint_globals() -> list:
     "The few harmless classes that fastai's `learn.save(with_opt=True)` pickles beside the tensors (fastcore `L`, numpy scalars and dtypes)."
     npc = getattr(np, '_core', None) or np.core
     return [L, npc.multiarray.scalar, np.dtype, *{type(np.dtype(t)) for t in ('float64', 'float32', 'float16', 'int64', 'int32', 'bool')}]
 
+# %% ../nbs/06_model.ipynb #427ac278
 def _torch_load(path, trust_pickle:bool=False) -> dict:
     path = Path(path)
     if not path.exists(): raise DataNotFoundError(f"{path}: checkpoint file not found")
@@ -114,6 +118,7 @@ def _torch_load(path, trust_pickle:bool=False) -> dict:
         hint = "" if trust_pickle else " If it pickles other objects and you trust its source, pass trust_pickle=True."
         raise ModelLoadError(f"{path}: could not read checkpoint ({type(e).__name__}: {str(e)[:200]}).{hint}") from None
 
+# %% ../nbs/06_model.ipynb #782ff369
 def _load_mapped(model:nn.Module, sd:dict, file, strict_backbone:bool=True) -> LoadReport:
     "Copy the tensors of `sd` (already in our key names) into `model`, checking shapes; report the rest."
     own = model.state_dict()
@@ -141,6 +146,7 @@ def exif_as_language_keys(sd:dict, prefix:str=EXIF_LAN_PREFIX) -> dict:
         out[('emb.' + k[3:]) if k.startswith('fc.') else ('backbone.' + k)] = v
     return out
 
+# %% ../nbs/06_model.ipynb #2af3d768
 def released_head_keys(sd:dict) -> dict:
     "Our `heads.*` tensors from the released network's heads: its `fc_et` learned focal length and `fc_fl` exposure (label swap), ranked as 1/seconds (negated)."
     out = {}
@@ -150,6 +156,7 @@ def released_head_keys(sd:dict) -> dict:
             if v is not None: out[f'heads.{i}.{p}'] = sign * v
     return out
 
+# %% ../nbs/06_model.ipynb #3a724e1f
 def load_exif_as_language(model:AIGFDNet, # the model to initialise (ResNet-50, emb_dim 768 for the real file)
                           path:str|os.PathLike, # `wrapper_75_new.pth` or a file with the same layout
                           trust_pickle:bool=False, # allow full unpickling (only for files you trust)
@@ -170,6 +177,7 @@ _CFG_KEYS = ('arch', 'emb_dim', 'n_heads')
 
 def _cfg_path(path) -> Path: return Path(path).with_suffix('.json')
 
+# %% ../nbs/06_model.ipynb #8043b7da
 def save_model(model:AIGFDNet, # model to save (a DDP wrapper is unwrapped)
                path:str|os.PathLike, # file name; `.safetensors` and `.json` are written
                **extra, # more JSON-serialisable fields for the config (e.g. epochs, data)
@@ -183,6 +191,7 @@ def save_model(model:AIGFDNet, # model to save (a DDP wrapper is unwrapped)
     atomic_write(_cfg_path(path), lambda t: t.write_text(json.dumps({**model.config, **extra, 'format': 'aigfd-model-1'}, indent=1)))
     return path
 
+# %% ../nbs/06_model.ipynb #3a2a15d1
 def read_config(path:str|os.PathLike) -> dict:
     "The JSON config saved beside the weights at `path`."
     p = _cfg_path(path)
@@ -190,6 +199,7 @@ def read_config(path:str|os.PathLike) -> dict:
     try: return json.loads(p.read_text())
     except json.JSONDecodeError as e: raise ModelLoadError(f"{p}: not valid JSON ({e})") from None
 
+# %% ../nbs/06_model.ipynb #b936f70e
 def load_model(path:str|os.PathLike, # weights written by `save_model` (`.safetensors`; `.json` beside it)
                model:AIGFDNet|None=None, # load into this model (config must match); None builds one from the config
               ) -> AIGFDNet:

@@ -31,6 +31,7 @@ RESIZES = ('pil', 'tensor')  # PIL resize of the image (antialiased), or bilinea
 class PreprocessError(AigfdError, ValueError):
     "A preprocessing config that is invalid or from another version"
 
+# %% ../nbs/08_preprocess.ipynb #1eef6ead
 @dataclass(frozen=True)
 class Preprocess:
     "How every image is turned into a network input; saved inside detectors."
@@ -83,6 +84,7 @@ def protocol_preprocess(protocol=None, # 'paper', 'released-code' or a `aigfd.pr
     if isinstance(jpeg_quality, str) and jpeg_quality == 'auto': jpeg_quality = P.detector_jpeg
     return Preprocess(size=size, crop=crop or P.detector_crop, jpeg_quality=jpeg_quality, resize=P.resize, border=border or P.border, **kwargs)
 
+# %% ../nbs/08_preprocess.ipynb #d3a345bf
 def config_preprocess(c:dict, # a run's config with `img_size`, `jpeg_quality` and `protocol` (the demo's, the study's)
                       normalised:bool=True, # the face crop re-encoded at `jpeg_quality` (else the whole image as stored)
                      ) -> Preprocess:
@@ -95,6 +97,7 @@ def _center_square(w, h):
     s = min(w, h)
     return ((w-s)//2, (h-s)//2, (w-s)//2+s, (h-s)//2+s)
 
+# %% ../nbs/08_preprocess.ipynb #a193d3ea
 def jpeg_reencode(im:Image.Image, # RGB image
                   quality:int, # JPEG quality 1..100
                  ) -> Image.Image:
@@ -102,6 +105,7 @@ def jpeg_reencode(im:Image.Image, # RGB image
     buf = io.BytesIO(); im.save(buf, format='JPEG', quality=int(quality)); buf.seek(0)
     return Image.open(buf).convert('RGB')
 
+# %% ../nbs/08_preprocess.ipynb #36cedd81
 def face_square(box, # face box (x0,y0,x1,y1) in pixels
                 scale:float=1.3, # square side / larger box side
                ) -> tuple[int, int, int, int]:
@@ -111,6 +115,7 @@ def face_square(box, # face box (x0,y0,x1,y1) in pixels
     l, t = int((x0 + x1)/2 - s/2), int((y0 + y1)/2 - s/2)
     return l, t, l + s, t + s
 
+# %% ../nbs/08_preprocess.ipynb #8292136a
 def padded_crop(im:Image.Image, sq, # RGB image; square (l,t,r,b), may run past the border
                 fill:tuple=(0, 0, 0), # RGB colour of the part outside the image
                ) -> Image.Image:
@@ -121,6 +126,7 @@ def padded_crop(im:Image.Image, sq, # RGB image; square (l,t,r,b), may run past 
     if box[0] < box[2] and box[1] < box[3]: out.paste(im.crop(box), (box[0] - l, box[1] - t))
     return out
 
+# %% ../nbs/08_preprocess.ipynb #15605cc5
 @patch
 def touches_border(self:Preprocess, box, # face box, or None
                    w:int, h:int, # image size
@@ -130,6 +136,7 @@ def touches_border(self:Preprocess, box, # face box, or None
     l, t, r, b = face_square(box, self.face_scale)
     return l < 0 or t < 0 or r > w or b > h
 
+# %% ../nbs/08_preprocess.ipynb #b71554b6
 @patch
 def crop_image(self:Preprocess, im:Image.Image, # RGB image
                box=None, # face box (x0,y0,x1,y1) for crop='face'
@@ -141,6 +148,7 @@ def crop_image(self:Preprocess, im:Image.Image, # RGB image
     if self.border == 'stretch': return im.crop(face_crop_box(box, w, h, self.face_scale))
     return padded_crop(im, face_square(box, self.face_scale), tuple(round(255*m) for m in self.mean))
 
+# %% ../nbs/08_preprocess.ipynb #14de2f0f
 @patch
 def image(self:Preprocess, im:Image.Image, # RGB image
           box=None, # face box (x0,y0,x1,y1) for crop='face'
@@ -150,6 +158,7 @@ def image(self:Preprocess, im:Image.Image, # RGB image
     im = im.resize((self.size, self.size), _RESAMPLE[self.resample])
     return jpeg_reencode(im, self.jpeg_quality) if self.jpeg_quality else im
 
+# %% ../nbs/08_preprocess.ipynb #af05363c
 @patch
 def array(self:Preprocess, im:Image.Image, # RGB image
           box=None, # face box (x0,y0,x1,y1) for crop='face'
@@ -158,7 +167,6 @@ def array(self:Preprocess, im:Image.Image, # RGB image
     if self.resize == 'tensor': raise PreprocessError("resize='tensor' (released code) resizes a torch tensor: call the config from `aigfd.features` instead")
     x = (np.asarray(self.image(im, box), dtype=np.float32)/255. - np.float32(self.mean))/np.float32(self.std)
     return np.ascontiguousarray(x.transpose(2, 0, 1))
-
 
 # %% ../nbs/08_preprocess.ipynb #fefd531d
 def face_boxes(items:list, # image paths and/or PIL images
@@ -180,6 +188,7 @@ def face_boxes(items:list, # image paths and/or PIL images
         out.append(None if pts is None else landmark_box(pts))
     return out
 
+# %% ../nbs/08_preprocess.ipynb #4fbac1bb
 def _as_items(images) -> tuple[list, list]:
     "PIL images and image files of `images` (folders expanded by `scan_images`, the same rule as the CLI's), and the skipped files."
     if isinstance(images, (str, os.PathLike, Image.Image)): images = [images]
@@ -190,6 +199,7 @@ def _as_items(images) -> tuple[list, list]:
         items += fs; skipped += sk
     return items, skipped
 
+# %% ../nbs/08_preprocess.ipynb #e52e9733
 class Inputs:
     "The images of one extraction: files and PIL images, face boxes, and per image a status and whether its face square ran past the border."
     def __init__(self, images, # image files, a folder, or PIL images
@@ -236,10 +246,10 @@ class Inputs:
         return pd.DataFrame(dict(path=names, status=self.status + [f'skipped: {why}' for _, why in self.skipped],
                                  face_found=pd.array(face + [pd.NA]*len(self.skipped), dtype='boolean'), border=self.border + [False]*len(self.skipped)))
 
+# %% ../nbs/08_preprocess.ipynb #55fdf14c
 def ok_mask(status:pd.DataFrame, # status table (`Inputs.table`, `aigfd.features.extract_features`)
             face:bool=False, # also require a detected face (crop='face'; images scored on the centred square are left out)
            ) -> np.ndarray:
     "Rows of a status table whose features are usable."
     ok = status.status.astype(str).str.startswith('ok').to_numpy(dtype=bool)
     return ok & ~status.status.astype(str).str.contains('no face found').to_numpy(dtype=bool) if face else ok
-

@@ -25,6 +25,7 @@ def pretext_manifest() -> pd.DataFrame:
     "The pretext corpus's manifest (560 rows: `path, role, ..., sha256, person`) shipped with aigfd, with `src` (its source's key) added."
     return registry_manifest(PRETEXT_DATA)
 
+# %% ../nbs/14b_pretext.ipynb #ce594511
 def pretext_sources() -> pd.DataFrame:
     "The pretext corpus's source registry: `repo, commit, path, raw_url, sha256, bytes, n_files, kinds`, plus `key` (repo/commit/path)."
     return read_sources(PRETEXT_DATA)
@@ -46,6 +47,7 @@ def pretext_path(path:str|os.PathLike|None=None, # explicit location; overrides 
     "Locate the pretext corpus: `path`, then `$AIGFD_PRETEXT`, then a sibling `shared/data/pretext`, then `user_data_path('pretext')`."
     return find_data('pretext', path, must_exist, hint=download_hint, label='pretext corpus')
 
+# %% ../nbs/14b_pretext.ipynb #11d62e4c
 def read_pretext_manifest(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
                          ) -> pd.DataFrame:
     "The pretext corpus manifest (`path, role, ..., sha256, person`) with an absolute `file` column added."
@@ -56,11 +58,13 @@ def pretext_registry() -> pd.DataFrame:
     "The manifest of the pinned pretext corpus, as shipped in `aigfd/pretext_data` (560 rows)."
     return pd.read_csv(Path(str(files('aigfd')/'pretext_data'/'manifest.csv')))
 
+# %% ../nbs/14b_pretext.ipynb #19a65c78
 def check_pretext(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
                  ) -> pd.DataFrame:
     "Every file of the pinned pretext corpus checked in `root`: the registry's manifest with `file` and `status` (`check_files`)."
     return check_files(pretext_registry(), pretext_path(root))
 
+# %% ../nbs/14b_pretext.ipynb #8f3ee050
 def require_pretext(root:str|os.PathLike|None=None, # pretext corpus folder (resolved by `pretext_path` if None)
                     n:int=5, # name at most this many bad files
                    ) -> pd.DataFrame:

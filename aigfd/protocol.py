@@ -46,6 +46,7 @@ class Protocol:
         ref = self.detector_defaults()
         return {k: dict(protocol=ref[k], used=v) for k, v in used.items() if self.exact and k in ref and v != ref[k]}
 
+# %% ../nbs/00b_protocol.ipynb #6f67d6c0
 PROTOCOLS = {
     'paper': Protocol('paper', sigma=math.sqrt(2), n_components=8, threshold='percentile', resize='pil', crop='float',
                       manip_order='crop_first', gmm_dtype='float64'),
@@ -64,6 +65,7 @@ def get_protocol(protocol:str|Protocol|None=None, # a protocol name, a `Protocol
     if key not in PROTOCOLS: raise AigfdError(f"unknown protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
     return PROTOCOLS[key]
 
+# %% ../nbs/00b_protocol.ipynb #0c2980ee
 def deviation_text(name:str, # protocol name
                    dev:dict, # `Protocol.deviations` output (e.g. a detector's `info['deviations']`)
                   ) -> str:

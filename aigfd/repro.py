@@ -23,6 +23,7 @@ METRICS = ('acc', 'ap', 'auc', 'tpr@1%fpr', 'tpr@5%fpr', 'eer')  # the columns o
 
 def _take(a, i): return np.take_along_axis(a, i, axis=1)
 
+# %% ../nbs/09b_repro.ipynb #727b7811
 def _tpr_at(F, T, x):
     "`np.interp(x, F[b], T[b])` for every row b (F non-decreasing, starting at 0)."
     j = (F <= x).sum(1, keepdims=True) - 1
@@ -32,6 +33,7 @@ def _tpr_at(F, T, x):
         v = np.where((fj == x) | (k == j), tj, tj + (tk - tj)*(x - fj)/(fk - fj))
     return v[:, 0]
 
+# %% ../nbs/09b_repro.ipynb #a4bb7328
 def binary_metrics(s, # scores [B, n]: higher means photographic
                    y, # labels [B, n] or [n]: 1 photographic (positive), 0 generated
                    threshold:float|None=None, # decision threshold of `acc` (None: NaN)
@@ -73,8 +75,10 @@ class Bootstrap:
         v = self.values[:, 1:]
         return v[self.seed_draws, np.arange(v.shape[1])[:, None]].mean(1)
 
+# %% ../nbs/09b_repro.ipynb #ecc8fed8
 def _draws(n, B, *key): return np.random.default_rng([*key]).integers(0, n, (B, n)) if B else np.zeros((0, n), int)
 
+# %% ../nbs/09b_repro.ipynb #61e1b39e
 def bootstrap_scores(runs:list, # one (scores, threshold) per training seed; scores: `generator` ('real' = photographic) and `ll` columns, the same rows in every run
                      cap:int=5000, # faces per class and generator at most (`evaluate_scores`' balanced sample)
                      seed:int=0, # sampling seed of the balanced sample (`evaluate_scores`' seed)
@@ -112,6 +116,7 @@ def _ci(a, level, axis=0):
     if not a.shape[axis]: return np.full((2, *np.delete(a.shape, axis)), np.nan)
     return np.percentile(a, [50*(1 - level), 50*(1 + level)], axis=axis)
 
+# %% ../nbs/09b_repro.ipynb #dccfa6bb
 def summarise(boots:dict, # feature name -> `Bootstrap`
               level:float=0.95, # interval level
              ) -> pd.DataFrame:
@@ -125,6 +130,7 @@ def summarise(boots:dict, # feature name -> `Bootstrap`
                 rows.append(dict(feature=name, generator=gen, metric=m, value=pt[:, i, j].mean(), sd=sd[i, j], lo=lo[i, j], hi=hi[i, j], n_seeds=b.n_seeds))
     return pd.DataFrame(rows)
 
+# %% ../nbs/09b_repro.ipynb #b659a64d
 def paired_difference(a:Bootstrap, b:Bootstrap, # two features scored on the same test faces
                       level:float=0.95, # interval level
                      ) -> pd.DataFrame:
@@ -136,6 +142,7 @@ def paired_difference(a:Bootstrap, b:Bootstrap, # two features scored on the sam
     return pd.DataFrame([dict(generator=gen, metric=m, diff=pt[i, j], lo=lo[i, j], hi=hi[i, j], beyond_noise=bool(lo[i, j] > 0 or hi[i, j] < 0))
                          for i, gen in enumerate(a.generators) for j, m in enumerate(METRICS)])
 
+# %% ../nbs/09b_repro.ipynb #e8d58dfa
 def compare(boots:dict, # feature name -> `Bootstrap`
             pairs:list, # (a, b) feature names: each row is a - b
             level:float=0.95,
@@ -164,6 +171,7 @@ def write_results(path, # JSON file to write (a CSV of the metrics is written be
     atomic_write(p.with_suffix('.csv'), lambda t: summary.round(4).to_csv(t, index=False))
     return p
 
+# %% ../nbs/09b_repro.ipynb #11e4eb10
 def read_results(path) -> dict:
     "A results file with its `metrics` and `comparisons` as DataFrames; a clear error for a missing or foreign file."
     p = Path(path)
@@ -181,10 +189,12 @@ NO_INTERVAL = "n/a: no interval, 0 bootstrap replicates"
 
 def _iv(lo, hi, fmt='.1f'): return 'n/a' if np.isnan(lo) or np.isnan(hi) else f"{lo:{fmt}}, {hi:{fmt}}"
 
+# %% ../nbs/09b_repro.ipynb #63a16465
 def _cell(r, sd=True):
     s = f"{r.value:.1f}" + (f" ± {r.sd:.1f}" if sd and r.n_seeds > 1 else '')
     return f"{s} [{_iv(r.lo, r.hi)}]"
 
+# %% ../nbs/09b_repro.ipynb #2e333f0f
 def environment_line(res:dict) -> str:
     "One sentence: seeds, threads, CPU capability, protocol and library versions of a results file."
     e, s = res.get('environment', {}), res.get('settings', {})
@@ -195,6 +205,7 @@ def environment_line(res:dict) -> str:
             f"{e.get('torch_threads', '?')} torch threads, BLAS threads {e.get('blas_threads', '?')}, CPU capability {e.get('cpu_capability', '?')}, "
             f"protocol {e.get('protocol', 'paper')}; {v}; {res.get('n_boot', '?')} bootstrap replicates, {100*res.get('level', .95):.0f} % intervals.")
 
+# %% ../nbs/09b_repro.ipynb #87ca0c46
 def results_markdown(res:dict, # `read_results` output
                      metrics:tuple=('auc', 'ap', 'acc', 'tpr@5%fpr', 'eer'), # columns of the summary table
                     ) -> str:
@@ -228,6 +239,7 @@ def _pivot(sm, metric, feats=None):
     t = pd.DataFrame({f: [_cell(d.loc[(g, f)]) for g in gens] for f in feats}, index=['Average' if g == 'mean' else g for g in gens])
     t.index.name = 'generator'; return t
 
+# %% ../nbs/09b_repro.ipynb #9517f02b
 def interval_tables(summary:pd.DataFrame, # `summarise` table
                     tasks:dict|None=None, # variant -> (EXIF ranking, manipulation) for the Table III layout (None: no Table III)
                    ) -> dict:
@@ -274,6 +286,7 @@ def check_results(run:dict, # `read_results` of a finished run
     d['diff'] = d.value_run - d.value  # run minus published, in points
     return d[k + ['value', 'lo', 'hi', 'value_run', 'diff', 'inside', 'outside_by', 'ok']].rename(columns={'value': 'published', 'value_run': 'run'})
 
+# %% ../nbs/09b_repro.ipynb #560d015d
 RECORDED_LATER = dict(pretext_data='minibench', jitter=False, pair_cameras=False)  # demo settings recorded since issue 28: their value in runs from before
 
 def settings_differences(run:dict, published:dict, ignore=('threads',)) -> dict:
@@ -281,6 +294,7 @@ def settings_differences(run:dict, published:dict, ignore=('threads',)) -> dict:
     a, b = ({**RECORDED_LATER, **x.get('settings', {})} for x in (run, published))
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)}
 
+# %% ../nbs/09b_repro.ipynb #27448cba
 def environment_differences(run:dict, published:dict) -> dict:
     "Environment entries (threads, CPU capability, versions) that differ: name -> (run, published)."
     flat = lambda e: {**{k: v for k, v in e.items() if k != 'versions'}, **{f'version {k}': v for k, v in e.get('versions', {}).items()}}
@@ -293,18 +307,21 @@ def published_paths() -> list:
     here = Path(__file__).resolve().parent
     return [here.parent/'results'/'minibench.json', here/'published'/'minibench.json']
 
+# %% ../nbs/09b_repro.ipynb #70b07bcb
 def published_path() -> Path:
     "The published results file: the first of `published_paths()` that exists; a clear error naming them where none does."
     if f := next((p for p in published_paths() if p.exists()), None): return f
     raise AigfdError("no published results file: looked for " + ' and '.join(map(str, published_paths())) +
                      "; pass one with `aigfd reproduce RUN --published FILE` (or `reproduce(run, published=FILE)`)")
 
+# %% ../nbs/09b_repro.ipynb #d0d4a7cf
 def _published(f) -> dict:
     "`read_results` of the published file `f`, whose absence is not the run's fault."
     if f is not None and not Path(f).exists():
         raise AigfdError(f"{f}: no such published results file (give the results.json of a published run, e.g. results/minibench.json)")
     return read_results(published_path() if f is None else f)
 
+# %% ../nbs/09b_repro.ipynb #9d9f4ee4
 def reproduce(run, # finished run folder (its results.json) or a results file
               published=None, # published results file (default: `published_path()`)
               margin:float|None=None, # tolerance in points (default: the published file's)

@@ -21,11 +21,13 @@ __all__ = ['ENGINES', 'OnnxExportError', 'onnx_path', 'export_onnx', 'export_aft
 class OnnxExportError(AigfdError, RuntimeError):
     "A detector's network that could not be exported to ONNX, or whose export does not reproduce torch's features"
 
+# %% ../nbs/08d_runtime.ipynb #26f49225
 def _ort():
     try: import onnxruntime as ort
     except ImportError: raise AigfdError("scoring with ONNX Runtime needs the package `onnxruntime` (pip install onnxruntime)") from None
     return ort
 
+# %% ../nbs/08d_runtime.ipynb #a02d7034
 def _session(path):
     ort = _ort(); o = ort.SessionOptions()
     n = os.environ.get('OMP_NUM_THREADS')
@@ -33,11 +35,13 @@ def _session(path):
     o.log_severity_level = 3
     return ort.InferenceSession(str(path), o, providers=['CPUExecutionProvider'])
 
+# %% ../nbs/08d_runtime.ipynb #771a5a49
 def onnx_path(detector, # detector file
              ) -> Path:
     "Where the cache keeps the ONNX network of `detector` (named by the file's SHA-256)."
     return cache_dir('onnx', create=False)/f"{file_sha256(detector)[:40]}.onnx"
 
+# %% ../nbs/08d_runtime.ipynb #92ef62be
 def export_onnx(detector, # detector file (`aigfd.detector.Detector.save`)
                 out=None, # ONNX file to write (default: `onnx_path(detector)`)
                 atol:float=1e-3, # largest feature difference to torch accepted, relative to the features' largest magnitude
@@ -72,6 +76,7 @@ def export_onnx(detector, # detector file (`aigfd.detector.Detector.save`)
     finally: Path(tmp).unlink(missing_ok=True)
     return out
 
+# %% ../nbs/08d_runtime.ipynb #15bb179a
 def export_after_save(detector, # detector file just written (`aigfd fit`, `aigfd demo`)
                      ) -> str|None:
     "Export its network now so that scoring runs without torch; None when done or not needed (the released code's tensor resize is scored with torch), else why it failed."

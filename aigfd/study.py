@@ -50,6 +50,7 @@ def probe_set(ds, # validation `aigfd.data.ManipDataset` (`dls.valid.dataset`)
     return dict(x=torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(), kind=np.array(kind), item=np.array(item),
                 exif=ds.exif.numpy(), face=np.array([r[3] for r in ds._rows], bool))
 
+# %% ../nbs/07b_study.ipynb #4ed58e16
 @torch.inference_mode()
 def head_outputs(model:torch.nn.Module, # `AIGFDNet`
                  x:torch.Tensor, # uint8 images [N,3,S,S]
@@ -71,6 +72,7 @@ def _rank_acc(p, v):
     m = d != 0
     return (float((s[m] == d[m]).mean()) if m.any() else np.nan), int(m.sum())
 
+# %% ../nbs/07b_study.ipynb #37083e23
 def _probe_values(pc, exif, C, M, items, faces):
     "All accuracies for a (re)sample of items: clean outputs `pc` [n,5], clean-face correctness `C`, manipulated-face correctness `M` [n,4]."
     r = {f'rank_{t}': _rank_acc(pc[items, k], exif[items, k])[0] for k, t in enumerate(EXIF_TAGS)}
@@ -79,6 +81,7 @@ def _probe_values(pc, exif, C, M, items, faces):
     r['manip_acc'] = (c + M[faces].mean())/2 if len(faces) else np.nan
     return r
 
+# %% ../nbs/07b_study.ipynb #6d932920
 def probe_metrics(out:np.ndarray, # head outputs [N, 5] on the probe set (`head_outputs`)
                   probe:dict, # `probe_set`
                   n_boot:int=200, # bootstrap replicates over items (0: no interval)
@@ -152,6 +155,7 @@ def score_steps(steps:int, n:int=8) -> list:
     "About `n` training steps, spaced evenly on a log scale up to `steps` (where the curve changes fastest)."
     return sorted({int(round(s)) for s in np.geomspace(max(1, steps/2**(n - 1)), steps, n)})
 
+# %% ../nbs/07b_study.ipynb #eb39a74e
 def learning_run(out, # run folder
                  demo_dir, # demo folder (its split.csv decides the pretext persons)
                  steps:int|None, # optimisation steps (rounded up to whole epochs); None: as many as `budget_s` allows by the measured step time
@@ -261,6 +265,7 @@ def extrapolate_steps(curve:pd.DataFrame, # `curve.csv` of a run
     if c[metric].iloc[-1] >= target: return float(c[c[metric] >= target].step.iloc[0])
     return float(10**((target - a)/b)) if b > 0 else np.inf
 
+# %% ../nbs/07b_study.ipynb #abdb0e16
 def targets_reached(curve:pd.DataFrame, # `curve.csv` of a run
                     targets:dict=CPU_TARGETS, # metric -> target accuracy
                     budget_s:float=1800, # training seconds allowed (the issue's 30 minutes)
@@ -274,6 +279,7 @@ def targets_reached(curve:pd.DataFrame, # `curve.csv` of a run
                          first_min=round(hit.train_s.min()/60, 1) if len(hit) else np.nan, steps_needed=extrapolate_steps(c, m, t)))
     return pd.DataFrame(rows).set_index('metric')
 
+# %% ../nbs/07b_study.ipynb #01665bad
 def plot_learning(curves:dict, # run name -> `curve.csv` table
                   metrics=tuple(LABELS), # accuracies to draw, one panel each
                   targets:dict=CPU_TARGETS, # dashed target lines
@@ -296,6 +302,7 @@ def plot_learning(curves:dict, # run name -> `curve.csv` table
     fig.tight_layout()
     return fig
 
+# %% ../nbs/07b_study.ipynb #4f4389a8
 def plot_detection(det:pd.DataFrame, # `steps_detection` result
                    ax=None, label:str='learned features', title:str=''):
     "Mean AUC over generators against training steps (95 % band over test faces and seeds), and the random-weights band."
@@ -362,6 +369,7 @@ def run_study(out, # folder of the run folders
 # %% ../nbs/07b_study.ipynb #d29c7311
 def _ci(r, m): return f"{r[m]:.2f} ({r[m + '_lo']:.2f}-{r[m + '_hi']:.2f})"
 
+# %% ../nbs/07b_study.ipynb #98884c5e
 def read_study(results) -> dict:
     "name -> dict(curve, config, study, detection (or None)) for every run folder in `results`."
     runs = {}
@@ -372,6 +380,7 @@ def read_study(results) -> dict:
     if not runs: raise AigfdError(f"{results}: no study runs here (folders with curve.csv)")
     return runs
 
+# %% ../nbs/07b_study.ipynb #6e3953c7
 def beats_random(det:pd.DataFrame, # `steps_detection` result
                  name:str='the learned features', # how to call them
                 ) -> str:
@@ -383,6 +392,7 @@ def beats_random(det:pd.DataFrame, # `steps_detection` result
     s += f" and wholly below it at {len(below)}" + (f" (steps {', '.join(map(str, below))})" if below else '')
     return s + "; at the others the two overlap." if len(above) + len(below) < len(d) else s + "."
 
+# %% ../nbs/07b_study.ipynb #6947697d
 def study_summary(results, # folder of run folders (curve.csv, study.json, config.json, optional detection.csv)
                   metrics=('manip_acc', 'manip_piecewise_affine', 'manip_mouth_180', 'manip_mouth_hflip', 'manip_eye_hflip', 'rank_iso', 'rank_exposure'),
                  ) -> str:
@@ -440,6 +450,7 @@ def publish_study(results, # folder of run folders
         fig.tight_layout(); save_figure(fig, results/'detection.png', dpi=90)
     return results/'summary.md'
 
+# %% ../nbs/07b_study.ipynb #3f0c858e
 def study_detection(results, # folder of run folders to add `detection.csv` to
                     runs:dict, # result-folder name -> list of training run folders (its seeds) with saved step weights
                     demo_dir, # finished demo folder

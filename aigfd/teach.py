@@ -32,12 +32,14 @@ def below_rate(scores, # log-likelihoods (NaN for failed images: left out)
     s = s[~np.isnan(s)]
     return float((s < threshold).mean()) if len(s) else float('nan')
 
+# %% ../nbs/11_teach.ipynb #2d727fe7
 def false_alarm_rate(real_scores, # log-likelihoods of photographic faces
                      threshold:float, # decision threshold
                     ) -> float:
     "Share of photographic faces wrongly flagged as AI-generated."
     return below_rate(real_scores, threshold)
 
+# %% ../nbs/11_teach.ipynb #10850053
 def detection_rate(fake_scores, # log-likelihoods of AI-generated faces
                    threshold:float, # decision threshold
                   ) -> float:
@@ -51,6 +53,7 @@ def upload_items(value, # `FileUpload.value`
     if isinstance(value, dict): value = [dict(v, name=k) for k, v in value.items()]  # ipywidgets 7
     return [(str(v.get('name') or 'upload'), bytes(v['content'])) for v in value]
 
+# %% ../nbs/11_teach.ipynb #a2545325
 def decode_upload(name:str, # the uploaded file's name (only used in messages and for its extension)
                   content:bytes, # its bytes
                  ) -> Image.Image:
@@ -70,6 +73,7 @@ def _png(img) -> bytes:
     else: (img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img, np.uint8))).save(buf, format='png')
     return buf.getvalue()
 
+# %% ../nbs/11_teach.ipynb #5733f065
 def _labels(files, labels=None) -> dict:
     "Unique dropdown label -> path; default labels are the folder and file name."
     files = [Path(f) for f in files]
@@ -78,8 +82,10 @@ def _labels(files, labels=None) -> dict:
     if len(set(labels)) < len(labels): labels = [str(f) for f in files]
     return dict(zip(labels, files))
 
+# %% ../nbs/11_teach.ipynb #027f9ec0
 def _error(msg:str) -> str: return f'<span style="color:#b00">{msg}</span>' if msg else ''
 
+# %% ../nbs/11_teach.ipynb #73d163c9
 def _widget_parts(w, imgs, texts):
     "The Image widgets and the texts (labels, HTML without tags) of widget tree `w`, in display order."
     if isinstance(w, W.Image) and w.value: imgs.append(w.value)
@@ -87,6 +93,7 @@ def _widget_parts(w, imgs, texts):
     for ch in getattr(w, 'children', ()): _widget_parts(ch, imgs, texts)
     return imgs, texts
 
+# %% ../nbs/11_teach.ipynb #3d2ae8eb
 def snapshot_png(widget) -> bytes|None:
     "A still PNG of a widget tree as it first shows: its images side by side, its texts below (None: nothing to show)."
     from PIL import ImageDraw
@@ -101,6 +108,7 @@ def snapshot_png(widget) -> bytes|None:
     for k, t in enumerate(texts): draw.text((2, h + 4 + k*line), t[:160], fill='black')
     return _png(out)
 
+# %% ../nbs/11_teach.ipynb #34384357
 class _View:
     "Displays its `widget` in a notebook, with a still image of its first view in the same output (what a saved notebook and the docs show)"
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -229,6 +237,7 @@ def demo_run(*folders, # report folders to try first (default: `$AIGFD_DEMO`, th
     cands = [Path(f) for f in folders] or [Path(f) for f in env] + [d/'aigfd-demo' for d in (Path.cwd(), *Path.cwd().parents)]
     return next((d for d in cands if (d/'detector.safetensors').is_file() and (d/'scores_aigfd.csv').is_file()), None)
 
+# %% ../nbs/11_teach.ipynb #a7bf7cbc
 def explorer_from_run(run, # a folder found by `demo_run`
                       n_faces:int=4, # test faces per class offered in the dropdown
                       seed:int=0, # which ones

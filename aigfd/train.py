@@ -70,6 +70,7 @@ class TrainConfig:
     pair_cameras:bool=False  # training batches hold camera photos of one camera in pairs, so ranking is not only camera identity
     budget_s:float|None=None  # training seconds allowed: on CPU, `train` estimates the run first (`aigfd.budget`) and refuses it when over (None: no check)
 
+# %% ../nbs/07_train.ipynb #6a555c0b
 PRESETS = {
     'paper': TrainConfig(init='exif-as-language'),
     # the 30-minute schedule of `aigfd.study` (3212 steps, warm-up then cosine) on the default data, the minibench and the pretext corpus where it is
@@ -100,6 +101,7 @@ class _TupleDS(torch.utils.data.Dataset):
     def __len__(self): return len(self.ts[0])
     def __getitem__(self, i): return tuple(t[i] for t in self.ts)
 
+# %% ../nbs/07_train.ipynb #8cab9fdd
 def synthetic_dls(n:int=64, # training items (validation gets n//2)
                   size:int=32, # image side
                   bs:int=16, # batch size
@@ -129,6 +131,7 @@ class _CountMetric(Metric):
     @property
     def value(self): return self.correct/self.total if self.total else float('nan')
 
+# %% ../nbs/07_train.ipynb #a21402ea
 class RankAcc(_CountMetric):
     "Pairwise ranking accuracy of EXIF head `k` on non-tied pairs with both values known"
     def __init__(self, k:int): self.k = k
@@ -140,12 +143,14 @@ class RankAcc(_CountMetric):
     @property
     def name(self): return f'rank_{EXIF_TAGS[self.k]}'
 
+# %% ../nbs/07_train.ipynb #0f3a6f11
 class ManipAcc(_CountMetric):
     "Accuracy of the manipulation head (logit > 0 means manipulated)"
     def counts(self, pred, exif, manip): return ((pred[:, -1] > 0) == (manip > 0.5)).sum(), len(manip)
     @property
     def name(self): return 'manip_acc'
 
+# %% ../nbs/07_train.ipynb #61851d12
 def aigfd_metrics() -> list[Metric]:
     "The four ranking accuracies and the manipulation accuracy."
     return [RankAcc(k) for k in range(len(EXIF_TAGS))] + [ManipAcc()]
@@ -158,6 +163,7 @@ def sched_cos_epochs(start, end, n_epoch:int, t_max:int):
         return end + (start - end)*(1 + math.cos(math.pi*e/t_max))/2
     return _inner
 
+# %% ../nbs/07_train.ipynb #818ee1f0
 def lr_schedule(cfg:TrainConfig, lr, n_epoch:int):
     "The learning-rate schedule of `cfg` for a run of `n_epoch` epochs starting at `lr`."
     if cfg.sched == 'paper': return SchedCos(lr, cfg.lr_min)
@@ -180,6 +186,7 @@ class EpochSeed(Callback):
             dl.rng = random.Random(s + i)
             if i == 0 and hasattr(dl.dataset, 'epoch'): dl.dataset.epoch = self.epoch  # `aigfd.data` samples by epoch
 
+# %% ../nbs/07_train.ipynb #73a06797
 class NoExifCounter(Callback):
     "Count training items without any EXIF value in the first epoch (they train the manipulation head only)"
     def before_fit(self): self.n_missing, self.n_seen, self.logged = 0, 0, False
@@ -203,12 +210,14 @@ def check_dls(dls:DataLoaders, # the data to train on
     if len(dls.train) == 0: raise AigfdError(f"training set of {n} items gives no batch at bs={dls.train.bs} with drop_last; lower the batch size")
     if len(dls.valid.dataset) == 0: raise AigfdError("validation set is empty; hold some items out (e.g. valid_pct)")
 
+# %% ../nbs/07_train.ipynb #fdf766be
 def checkpoint_epoch(path:str|os.PathLike) -> int:
     "The epoch number of a `model_{epoch}.pth` checkpoint name."
     m = re.search(r'_(\d+)(\.pth)?$', str(path))
     if not m: raise AigfdError(f"{path}: not an epoch checkpoint name (expected ..._<epoch>.pth)")
     return int(m.group(1))
 
+# %% ../nbs/07_train.ipynb #f3df68dc
 class AtomicSaveModel(SaveModelCallback):
     "fastai's `SaveModelCallback` with every checkpoint written all or nothing (`aigfd.core.atomic_write`): a full disk is one `WriteError` naming the file, never a truncated `model_<epoch>.pth`"
     def _save(self, name):
@@ -217,6 +226,7 @@ class AtomicSaveModel(SaveModelCallback):
         f = self.path/self.model_dir/f'{name}.pth'; f.parent.mkdir(parents=True, exist_ok=True)
         self.last_saved_path = atomic_write(f, lambda t: t.write_bytes(buf.getbuffer()))
 
+# %% ../nbs/07_train.ipynb #9aac8d77
 class HistoryLogger(CSVLogger):
     "fastai's `CSVLogger` rewriting `history.csv` all or nothing after every epoch (`atomic_write`): a full disk is one `WriteError` naming the file, and the epochs before it stay"
     def before_fit(self):
@@ -228,6 +238,7 @@ class HistoryLogger(CSVLogger):
     def after_fit(self):
         if not hasattr(self, 'gather_preds'): self.learn.logger = self.old_logger
 
+# %% ../nbs/07_train.ipynb #183734d8
 class KeepLastCheckpoints(Callback):
     "Delete all but the newest `keep` epoch checkpoints (a ResNet-50 checkpoint with Adam state is about 300 MB)"
     order = SaveModelCallback.order + 1
@@ -237,10 +248,12 @@ class KeepLastCheckpoints(Callback):
         files = [f for f in (self.path/self.model_dir).glob(f'{self.fname}_*.pth') if re.fullmatch(rf'{self.fname}_\d+\.pth', f.name)]
         for f in sorted(files, key=checkpoint_epoch)[:-self.keep]: f.unlink()
 
+# %% ../nbs/07_train.ipynb #541573a4
 def aigfd_opt(cfg:TrainConfig):
     "fastai Adam with the config's betas, eps and (L2 or decoupled) weight decay."
     return partial(Adam, mom=cfg.betas[0], sqr_mom=cfg.betas[1], eps=cfg.eps, wd=cfg.wd, decouple_wd=cfg.decouple_wd)
 
+# %% ../nbs/07_train.ipynb #5a18a3e4
 def aigfd_learner(dls:DataLoaders, # batches (x, exif, manip)
                   cfg:TrainConfig|str='cpu', # config or preset name
                   model:AIGFDNet|None=None, # None: build from `cfg`
@@ -325,6 +338,7 @@ def read_history(path:str|os.PathLike) -> pd.DataFrame:
     df = df.dropna(subset=['epoch']).dropna(subset=metrics, how='all')
     return df.drop_duplicates('epoch', keep='last').sort_values('epoch').reset_index(drop=True)
 
+# %% ../nbs/07_train.ipynb #a8026e71
 def plot_history(path:str|os.PathLike, # run folder or its history.csv
                  fname:str|None='loss_curve.png', # saved beside the history; None: don't save
                 ):
@@ -349,6 +363,7 @@ def _broadcast_any(self, t, rank):
     torch.distributed.broadcast(t, rank)
     return t.cpu().tolist()
 
+# %% ../nbs/07_train.ipynb #c7dbd762
 def distrib_setup():
     "Load fastai's distributed support (needs `accelerate`) and let it run on the gloo backend."
     try: import fastai.distributed as fd
@@ -363,6 +378,7 @@ def _data(cfg:TrainConfig, data_kwargs:dict) -> DataLoaders:
     if data_kwargs.get('items') is None: kw['items'] = training_items(cfg.pretext_data)
     return get_dls(**{**kw, **data_kwargs})
 
+# %% ../nbs/07_train.ipynb #6c5a53e8
 @contextmanager
 def _plain_errors():
     "An `AigfdError` raised in a fastai callback (a `WriteError` of a checkpoint, say) without the line fastai puts before its message: one line naming the file, as everywhere."
@@ -371,6 +387,7 @@ def _plain_errors():
         if m := re.fullmatch(r"Exception occured in `\w+` when calling event `\w+`:\n\t(.*)", str(e), re.S): e.args = (m.group(1),)
         raise
 
+# %% ../nbs/07_train.ipynb #96bd68a9
 @contextmanager
 def _no_redraw():
     "Batch progress bars off while output is not interactive (a file or CI log); the per-epoch table is still printed."
@@ -386,6 +403,7 @@ def _no_redraw():
         fp.NO_BAR = old
         if quiet: del fp.print
 
+# %% ../nbs/07_train.ipynb #17cfcd13
 def train(preset:str|TrainConfig='cpu', # preset name or config
           dls:DataLoaders|None=None, # data; None: `aigfd.data.get_dls(size, bs, seed, **data_kwargs)`
           resume_from:str|None=None, # checkpoint to continue from
@@ -407,6 +425,7 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
         atomic_write(Path(cfg.out)/'config.json', lambda t: t.write_text(json.dumps({**asdict(cfg), 'environment': env}, indent=1, default=str)))
         return _train(cfg, dls, resume_from, data_kwargs, env, cbs, checkpoints)
 
+# %% ../nbs/07_train.ipynb #b790aaf6
 def check_budget(cfg:TrainConfig, # configuration with `budget_s`
                  dls:DataLoaders, # the data it will train on
                 ) -> dict|None:
@@ -419,6 +438,7 @@ def check_budget(cfg:TrainConfig, # configuration with `budget_s`
                 f"(training steps and sample making; validation and checkpoints come on top; budget {cfg.budget_s/60:.1f} min)")
     return plan
 
+# %% ../nbs/07_train.ipynb #3e0e8dcf
 def _train(cfg, dls, resume_from, data_kwargs, env, cbs=None, checkpoints=True):
     set_seed(cfg.seed)
     dls = dls if dls is not None else _data(cfg, data_kwargs or {})
@@ -436,6 +456,7 @@ def _train(cfg, dls, resume_from, data_kwargs, env, cbs=None, checkpoints=True):
         plot_history(cfg.out)
     return learn
 
+# %% ../nbs/07_train.ipynb #77fc3218
 @call_parse
 def aigfd_train(preset:str='cpu', # preset: 'cpu' or 'paper'
                 data:str=None, # training images: an FDF-style folder (see `aigfd.data`); default: the minibench

@@ -23,6 +23,7 @@ def _blas():
     from threadpoolctl import ThreadpoolController
     return ThreadpoolController()
 
+# %% ../nbs/04a_warp.ipynb #eeb931c4
 @lru_cache(maxsize=16)
 def _mesh(h, w, rows=4, cols=4):
     "imgaug's rows x cols control points (x, y) on an h x w image, its triangles, and the pixels of each triangle"
@@ -37,12 +38,14 @@ def _mesh(h, w, rows=4, cols=4):
     Ph = np.concatenate([P[order], np.ones((len(P), 1))], 1)  # homogeneous coordinates
     return src, tri.simplices, Ph, bounds, (P[order, 1]*w + P[order, 0]).astype(np.intp)
 
+# %% ../nbs/04a_warp.ipynb #6fd9341d
 def _homogeneous(M, p):
     "Points p (T, N, 2) through homogeneous matrices M (T, 3, 3), with skimage's guard against a zero divisor"
     q = np.concatenate([p, np.ones(p.shape[:-1] + (1,))], -1) @ M.transpose(0, 2, 1)
     d = q[..., -1:]
     return q[..., :-1] / np.where(d == 0, np.finfo(float).eps, d)
 
+# %% ../nbs/04a_warp.ipynb #8f3e3d36
 def _normalise(p):
     "Centring and rms-scaling matrices (T, 3, 3) of point triples p (T, 3, 2), and the normalised points"
     c = p.mean(1)
@@ -50,6 +53,7 @@ def _normalise(p):
     M = np.tile(np.eye(3), (len(p), 1, 1)); M[:, :2, 2] = -c; M[:, :2, :] /= s[:, None, None]
     return M, _homogeneous(M, p)
 
+# %% ../nbs/04a_warp.ipynb #8314f430
 def _affine_params(src, dst):
     "(T, 3, 3) affine maps of triangles src (T, 3, 2) onto dst: skimage's normalised SVD estimate, batched (same floats)"
     Ms, s = _normalise(src); Md, d = _normalise(dst)
@@ -64,6 +68,7 @@ def _affine_params(src, dst):
     H = np.linalg.inv(Md) @ H @ Ms
     return H / H[:, 2:3, 2:3]
 
+# %% ../nbs/04a_warp.ipynb #4e8d5fd6
 @lru_cache(maxsize=None)
 def _sampler():
     "numba kernel: scipy's order-1 `map_coordinates` (zero outside) of a uint8 image at the mapped pixels, same floats"
@@ -88,6 +93,7 @@ def _sampler():
                 out[r, c, ch] = v00*wy0*wx0 + v01*wy0*wx1 + v10*wy1*wx0 + v11*wy1*wx1
     return sample
 
+# %% ../nbs/04a_warp.ipynb #6ca299ab
 def check_grid(grid):
     "`grid` as None (imgaug's random draw) or a (rows, cols) pair of ints >= 2; `AigfdError` otherwise."
     if grid is None: return None
@@ -96,6 +102,7 @@ def check_grid(grid):
         raise AigfdError(f"warp grid must be None (imgaug's random 2-4 rows and cols) or (rows, cols) with both >= 2, got {grid!r}")
     return tuple(map(int, g))
 
+# %% ../nbs/04a_warp.ipynb #44b2f91a
 def warp_augmenter(seed:int, # imgaug seed
                    grid:tuple|int|None=None, # None: imgaug 0.4's random grid; (rows, cols) or n: fixed
                   ):
@@ -104,12 +111,14 @@ def warp_augmenter(seed:int, # imgaug seed
     rows, cols = IMGAUG_GRID if (g := check_grid(grid)) is None else g
     return iaa.PiecewiseAffine(scale=(0.04, 0.05), nb_rows=rows, nb_cols=cols, order=1, cval=0, mode='constant', seed=int(seed))
 
+# %% ../nbs/04a_warp.ipynb #f885b27f
 def warp_grid(seed:int, grid:tuple|int|None=None) -> tuple[int, int]:
     "The (rows, cols) control grid the warp with `seed` uses (imgaug's own draw when `grid` is None)."
     aug = warp_augmenter(seed, grid)
     s = aug._draw_samples(1, aug.random_state)
     return int(s.nb_rows[0]), int(s.nb_cols[0])
 
+# %% ../nbs/04a_warp.ipynb #103ca19e
 def piecewise_affine(img:np.ndarray, # HxWxC uint8 face
                      seed:int, # imgaug seed
                      backend:str='fast', # 'fast' or 'imgaug' (same result)
@@ -136,4 +145,3 @@ def piecewise_affine(img:np.ndarray, # HxWxC uint8 face
     lo, hi = int(img.min()), int(img.max())
     if lo > 0 and out.min() <= 0: lo = 0  # skimage's clip to the input range (plus cval when it shows)
     return np.round(np.clip(out, lo, hi)).astype(np.uint8)
-
