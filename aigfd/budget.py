@@ -21,7 +21,11 @@ def step_seconds(cfg, # `aigfd.train.TrainConfig` (arch, emb_dim, img_size, bs, 
                  dls=None, # data to time a real batch with: `aigfd.data.get_dls` loaders (None, or other loaders: random images)
                  n:int=3, # timed steps (after one warm-up step), and batches' worth of samples timed (after two untimed samples)
                 ) -> dict:
-    "Seconds per training step of `cfg` on this machine: `model` (forward, backward, optimiser); with `aigfd.data` loaders, the time to make a batch from scratch when all its samples are clean (`data_clean`) or all manipulated (`data_manip`), their mix at the data's clean share (`data`), and to read a batch again (`data_cached`: from the cache when the data has `variants`). Samples are timed one by one, `n` batches' worth of random items after two untimed ones (which pay the first file reads and imports). Leaves the loaders' random state as it was; reseeds torch (call it inside `fastai.torch_core.no_random` to keep the caller's random state)."
+    "Seconds per training step of `cfg` here: `model`, and with `aigfd.data` loaders `data_clean`, `data_manip`, `data` (mixed) and `data_cached`."
+    # model: forward, backward, optimiser. data_clean / data_manip: a batch made from scratch with all samples clean / all manipulated;
+    # data: their mix at the data's clean share; data_cached: a batch read again (from the cache when the data has `variants`).
+    # Samples are timed one by one, `n` batches' worth of random items after two untimed ones (first file reads and imports).
+    # The loaders' random state is left as it was; torch is reseeded (call inside `fastai.torch_core.no_random` to keep the caller's).
     torch.manual_seed(0)
     t = dict(data=0., data_clean=0., data_manip=0., data_cached=0.)
     ds, dl = (dls.train.dataset, dls.train) if dls is not None else (None, None)
@@ -56,7 +60,10 @@ def cold_share(epoch:int, # 0-based epoch
                n_kinds:int=len(MANIPULATIONS), # manipulations a face sample can get
                part:str='all', # 'all' samples, or only the 'clean' or the 'manip'ulated ones
               ) -> float:
-    "Expected share of an epoch's face samples that are new (not made before in the run) and of kind `part`: `aigfd.data.ManipDataset` draws each item's kind (clean or a manipulation) anew every epoch and keeps version `epoch % variants` of each (item, kind), so a kind of probability p_k whose version was seen `m` times before is new with probability (1 - p_k)^m, and sum_k p_k (1 - p_k)^m of the samples are new."
+    "Expected share of an epoch's face samples that are new (not made before in the run) and of kind `part`."
+    # `aigfd.data.ManipDataset` draws each item's kind (clean or a manipulation) anew every epoch and keeps version `epoch % variants`
+    # of each (item, kind): a kind of probability p_k seen `m` times before is new with probability (1 - p_k)^m, so sum_k p_k (1 - p_k)^m
+    # of the samples are new.
     if part not in ('all', 'clean', 'manip'): raise AigfdError(f"cold_share: part must be 'all', 'clean' or 'manip', got {part!r}")
     m = epoch//variants if variants else 0
     ps = ([p_clean] if part != 'manip' else []) + ([(1 - p_clean)/n_kinds]*n_kinds if part != 'clean' else [])

@@ -145,7 +145,8 @@ def extract_features(images, # image files, a folder, or PIL images
                      device:str='cpu', # torch device
                      progress:bool=True, # show a progress bar
                     ) -> tuple[np.ndarray, pd.DataFrame]:
-    "Features [N,D] (float32, NaN rows for failed files; a dict of them for a dict of extractors) and a status table (`path`, `status`, `face_found` (crop='face' only), `border`: the face square ran past the image)."
+    "Features [N, D] (float32; NaN rows for failed files; a dict of them for a dict of extractors) and a status table."
+    # status table columns: `path`, `status`, `face_found` (crop='face' only), `border` (the face square ran past the image)
     inp = Inputs(images, pre, bs, perturb, landmarker, progress)
     many = isinstance(extractor, dict)
     exs = extractor if many else {'': extractor}

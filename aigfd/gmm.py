@@ -116,32 +116,38 @@ class GMMScorer:
         s.sklearn, s.pca = gm, pca
         return s
 
-    def score(self, X, # features [n, dim]
-              bs:int=4096, # rows per chunk
-              device:str='cpu', # torch device to compute on
-              bound_rank:int|None=None, # directions per component that bound its likelihood, to skip components that cannot matter (None: max(K-1, 8); 0: compute all)
-             ) -> np.ndarray:
-        "Log-likelihood of every row of `X` (returned as float64; computed in the scorer's dtype)."
-        X = torch.as_tensor(_check_features(X, dtype=str(self.dtype)))
-        if X.shape[1] != self.dim: raise GMMError(f"features have {X.shape[1]} dims, the GMM was fitted on {self.dim}")
-        if self.pca_components is not None: X = (X - self.pca_mean) @ self.pca_components.T
-        if bound_rank is None: bound_rank = max(self.n_components - 1, 8)
-        prune = 0 < bound_rank and 4*bound_rank <= self.means.shape[1] and self.n_components > 1
-        f = partial(self._ll_pruned, r=bound_rank) if prune else self._ll_all
-        with torch.inference_mode(): out = [f(X[s:s+bs].to(device)).cpu() for s in range(0, len(X), bs)]
-        return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
+# %% ../nbs/08b_gmm.ipynb #d354765e
+@patch
+def score(self:GMMScorer, X, # features [n, dim]
+          bs:int=4096, # rows per chunk
+          device:str='cpu', # torch device to compute on
+          bound_rank:int|None=None, # directions per component that bound its likelihood, to skip components that cannot matter (None: max(K-1, 8); 0: compute all)
+         ) -> np.ndarray:
+    "Log-likelihood of every row of `X` (returned as float64; computed in the scorer's dtype)."
+    X = torch.as_tensor(_check_features(X, dtype=str(self.dtype)))
+    if X.shape[1] != self.dim: raise GMMError(f"features have {X.shape[1]} dims, the GMM was fitted on {self.dim}")
+    if self.pca_components is not None: X = (X - self.pca_mean) @ self.pca_components.T
+    if bound_rank is None: bound_rank = max(self.n_components - 1, 8)
+    prune = 0 < bound_rank and 4*bound_rank <= self.means.shape[1] and self.n_components > 1
+    f = partial(self._ll_pruned, r=bound_rank) if prune else self._ll_all
+    with torch.inference_mode(): out = [f(X[s:s+bs].to(device)).cpu() for s in range(0, len(X), bs)]
+    return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
-    def _ll_all(self, X):
-        "Log-likelihoods of the rows of `X` from all K components at once."
-        K, d = self.means.shape
-        P, muP, const = self.P.to(X.device), self.muP.reshape(1, -1).to(X.device), self.const.to(X.device)
-        y = torch.addmm(muP, X, P, beta=-1).square_().view(-1, K, d).sum(-1)  # ||x L_k - mu_k L_k||^2
-        return torch.logsumexp(const - .5*y, dim=1)
+# %% ../nbs/08b_gmm.ipynb #75889def
+@patch
+def _ll_all(self:GMMScorer, X):
+    "Log-likelihoods of the rows of `X` from all K components at once."
+    K, d = self.means.shape
+    P, muP, const = self.P.to(X.device), self.muP.reshape(1, -1).to(X.device), self.const.to(X.device)
+    y = torch.addmm(muP, X, P, beta=-1).square_().view(-1, K, d).sum(-1)  # ||x L_k - mu_k L_k||^2
+    return torch.logsumexp(const - .5*y, dim=1)
 
-    def tensors(self) -> dict:
-        "The parameters as named tensors in the scorer's dtype (for saving; `load` reads the dtype back from them)."
-        names = ('weights', 'means', 'prec_chol', 'covariances', 'pca_mean', 'pca_components')
-        return {n: getattr(self, n).contiguous() for n in names if getattr(self, n) is not None}
+# %% ../nbs/08b_gmm.ipynb #74e203d4
+@patch
+def tensors(self:GMMScorer) -> dict:
+    "The parameters as named tensors in the scorer's dtype (for saving; `load` reads the dtype back from them)."
+    names = ('weights', 'means', 'prec_chol', 'covariances', 'pca_mean', 'pca_components')
+    return {n: getattr(self, n).contiguous() for n in names if getattr(self, n) is not None}
 
 # %% ../nbs/08b_gmm.ipynb #4bdab96a
 @patch

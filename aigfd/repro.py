@@ -290,7 +290,8 @@ def check_results(run:dict, # `read_results` of a finished run
 RECORDED_LATER = dict(pretext_data='minibench', jitter=False, pair_cameras=False)  # demo settings recorded since issue 28: their value in runs from before
 
 def settings_differences(run:dict, published:dict, ignore=('threads',)) -> dict:
-    "Settings that differ between a run and the published file (name -> (run, published)), except those in `ignore`; a setting of `RECORDED_LATER` missing from a file has the value it had before it was recorded."
+    "Settings that differ between a run and the published file: name -> (run, published), except those in `ignore`."
+    # a setting of `RECORDED_LATER` missing from a file has the value it had before it was recorded
     a, b = ({**RECORDED_LATER, **x.get('settings', {})} for x in (run, published))
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)}
 

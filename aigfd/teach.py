@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 import ipywidgets as W
+from fastcore.basics import patch
 from matplotlib.figure import Figure
 from PIL import Image
 from .core import EXIF_TAGS, CLIP_MEAN, CLIP_STD, AigfdError, ImageReadError, load_image
@@ -151,82 +152,94 @@ class ScoreExplorer(_View):
                               self.threshold, self.info, self.rates])
         self.update()
 
-    def _compute(self, key):
-        "Log-likelihood, percentile, status and network-input crop (uint8 array) of image `key`."
-        item = self.images[key]
-        try: im = item if isinstance(item, Image.Image) else load_image(item)
-        except ImageReadError as e: return np.nan, np.nan, f'error: {e}', None
-        df = self.det.score([item], progress=False)
-        box = face_boxes([item], self.landmarker)[0] if self.det.pre.crop == 'face' else None
-        return float(df.log_likelihood[0]), float(df.percentile[0]), str(df.verdict[0]), np.asarray(self.det.pre.image(im, box))
+# %% ../nbs/11_teach.ipynb #aa23abf1
+@patch
+def _compute(self:ScoreExplorer, key):
+    "Log-likelihood, percentile, status and network-input crop (uint8 array) of image `key`."
+    item = self.images[key]
+    try: im = item if isinstance(item, Image.Image) else load_image(item)
+    except ImageReadError as e: return np.nan, np.nan, f'error: {e}', None
+    df = self.det.score([item], progress=False)
+    box = face_boxes([item], self.landmarker)[0] if self.det.pre.crop == 'face' else None
+    return float(df.log_likelihood[0]), float(df.percentile[0]), str(df.verdict[0]), np.asarray(self.det.pre.image(im, box))
 
-    def update(self, change=None):
-        "Score the chosen image (cached) and refresh the crop, plot and labels."
-        key = self.choice.value
-        if key is None: self.ll, self.pct, self.status, self.crop = np.nan, np.nan, 'no image chosen', None
-        else:
-            if key not in self.cache: self.cache[key] = self._compute(key)
-            self.ll, self.pct, self.status, self.crop = self.cache[key]
-        self.message.value = _error('' if np.isfinite(self.ll) else f'{key}: {self.status}')
-        big = None if self.crop is None else Image.fromarray(self.crop).resize((self.view_size,)*2, Image.NEAREST)
-        self.crop_view.value = _png(big if big is not None else np.full((self.view_size,)*2 + (3,), 255, np.uint8))
-        self.redraw()
+# %% ../nbs/11_teach.ipynb #19d548f2
+@patch
+def update(self:ScoreExplorer, change=None):
+    "Score the chosen image (cached) and refresh the crop, plot and labels."
+    key = self.choice.value
+    if key is None: self.ll, self.pct, self.status, self.crop = np.nan, np.nan, 'no image chosen', None
+    else:
+        if key not in self.cache: self.cache[key] = self._compute(key)
+        self.ll, self.pct, self.status, self.crop = self.cache[key]
+    self.message.value = _error('' if np.isfinite(self.ll) else f'{key}: {self.status}')
+    big = None if self.crop is None else Image.fromarray(self.crop).resize((self.view_size,)*2, Image.NEAREST)
+    self.crop_view.value = _png(big if big is not None else np.full((self.view_size,)*2 + (3,), 255, np.uint8))
+    self.redraw()
 
-    def on_upload(self, change=None):
-        "Decode the uploaded file and make it the chosen image; a bad upload is reported in the view."
-        items = upload_items(self.upload.value)
-        if not items: return
-        name, content = items[-1]
-        try: im = decode_upload(name, content)
-        except ImageReadError as e:
-            self.message.value = _error(f'{e}. Please upload a JPEG or PNG photo of a face.')
-            return
-        key = f'upload: {name}'
-        self.images[key] = im; self.cache.pop(key, None)
-        self.choice.unobserve(self.update, names='value')
-        self.choice.options = list(self.images); self.choice.value = key
-        self.choice.observe(self.update, names='value')
-        self.update()
+# %% ../nbs/11_teach.ipynb #a72b4fd6
+@patch
+def on_upload(self:ScoreExplorer, change=None):
+    "Decode the uploaded file and make it the chosen image; a bad upload is reported in the view."
+    items = upload_items(self.upload.value)
+    if not items: return
+    name, content = items[-1]
+    try: im = decode_upload(name, content)
+    except ImageReadError as e:
+        self.message.value = _error(f'{e}. Please upload a JPEG or PNG photo of a face.')
+        return
+    key = f'upload: {name}'
+    self.images[key] = im; self.cache.pop(key, None)
+    self.choice.unobserve(self.update, names='value')
+    self.choice.options = list(self.images); self.choice.value = key
+    self.choice.observe(self.update, names='value')
+    self.update()
 
-    def redraw(self, change=None):
-        "Recompute the rates at the slider's threshold and redraw the histogram."
-        t = self.threshold.value
-        self.far = false_alarm_rate(self.real, t)
-        self.dr = np.nan if self.fake is None else detection_rate(self.fake, t)
-        n_real = (~np.isnan(self.real)).sum()
-        txt = f'threshold {t:.2f}: false-alarm rate {self.far:.1%} of {n_real} photographic faces'
-        if self.fake is not None: txt += f'; detection rate {self.dr:.1%} of {(~np.isnan(self.fake)).sum()} AI-generated faces'
-        self.rates.value = txt
-        self.info.value = ('' if not np.isfinite(self.ll) else
-                           f'log-likelihood {self.ll:.1f} (percentile {self.pct:.1f} of the fitting faces): '
-                           f"{'AI-generated' if self.ll < t else 'photographic'} at this threshold")
-        self.plot.value = _png(self.figure(t))
+# %% ../nbs/11_teach.ipynb #823c15c6
+@patch
+def redraw(self:ScoreExplorer, change=None):
+    "Recompute the rates at the slider's threshold and redraw the histogram."
+    t = self.threshold.value
+    self.far = false_alarm_rate(self.real, t)
+    self.dr = np.nan if self.fake is None else detection_rate(self.fake, t)
+    n_real = (~np.isnan(self.real)).sum()
+    txt = f'threshold {t:.2f}: false-alarm rate {self.far:.1%} of {n_real} photographic faces'
+    if self.fake is not None: txt += f'; detection rate {self.dr:.1%} of {(~np.isnan(self.fake)).sum()} AI-generated faces'
+    self.rates.value = txt
+    self.info.value = ('' if not np.isfinite(self.ll) else
+                       f'log-likelihood {self.ll:.1f} (percentile {self.pct:.1f} of the fitting faces): '
+                       f"{'AI-generated' if self.ll < t else 'photographic'} at this threshold")
+    self.plot.value = _png(self.figure(t))
 
-    def x_range(self, threshold:float) -> tuple:
-        "The histogram's x range: the photographic scores up to 3 interquartile ranges beyond their quartiles (outliers are drawn at the edges), and the threshold."
-        r = self.real[np.isfinite(self.real)]
-        if not len(r): return threshold - 1, threshold + 1
-        q25, q75 = np.percentile(r, [25, 75]); iqr = q75 - q25
-        lo, hi = max(r.min(), q25 - 3*iqr), min(r.max(), q75 + 3*iqr)
-        pad = max(0.05*(hi - lo), 0.5)
-        return min(lo, threshold) - pad, max(hi, threshold) + pad
+# %% ../nbs/11_teach.ipynb #94713b9e
+@patch
+def x_range(self:ScoreExplorer, threshold:float) -> tuple:
+    "The histogram's x range: the photographic scores up to 3 interquartile ranges beyond their quartiles (outliers are drawn at the edges), and the threshold."
+    r = self.real[np.isfinite(self.real)]
+    if not len(r): return threshold - 1, threshold + 1
+    q25, q75 = np.percentile(r, [25, 75]); iqr = q75 - q25
+    lo, hi = max(r.min(), q25 - 3*iqr), min(r.max(), q75 + 3*iqr)
+    pad = max(0.05*(hi - lo), 0.5)
+    return min(lo, threshold) - pad, max(hi, threshold) + pad
 
-    def figure(self, threshold:float) -> Figure:
-        "Histogram of the reference log-likelihoods with the threshold and the chosen face marked."
-        fig = Figure(figsize=(6.4, 3.4), dpi=100); ax = fig.subplots()
-        groups = [('photographic', self.real, 'tab:blue'), ('AI-generated', self.fake, 'tab:orange')]
-        groups = [(n, v[np.isfinite(v)], c) for n, v, c in groups if v is not None]
-        lo, hi = self.x_range(threshold)  # the bulk of the photographic scores: outliers far below would squash them into a spike
-        bins = np.linspace(lo, hi, 31)
-        for n, v, c in groups: ax.hist(np.clip(v, lo, hi), bins, density=True, alpha=.55, color=c, label=f'{n} (n={len(v)})')  # densities: the classes differ in size
-        ax.axvline(threshold, color='k', ls='--', label='threshold')
-        if np.isfinite(self.ll): ax.axvline(np.clip(self.ll, lo, hi), color='red', lw=2, label='this face' + ('' if lo <= self.ll <= hi else f' ({self.ll:.0f}, off the axis)'))
-        out = sum(int(((v < lo) | (v > hi)).sum()) for _, v, _ in groups)
-        if out: ax.text(0.01, 0.97, f'{out} scores beyond the axis, drawn at its edges', transform=ax.transAxes, fontsize=8, va='top')
-        ax.set_xlim(lo, hi)
-        ax.set(xlabel='log-likelihood under the GMM of photographic faces', ylabel='density')
-        ax.legend(fontsize=9, framealpha=.85)
-        return fig
+# %% ../nbs/11_teach.ipynb #79ac06da
+@patch
+def figure(self:ScoreExplorer, threshold:float) -> Figure:
+    "Histogram of the reference log-likelihoods with the threshold and the chosen face marked."
+    fig = Figure(figsize=(6.4, 3.4), dpi=100); ax = fig.subplots()
+    groups = [('photographic', self.real, 'tab:blue'), ('AI-generated', self.fake, 'tab:orange')]
+    groups = [(n, v[np.isfinite(v)], c) for n, v, c in groups if v is not None]
+    lo, hi = self.x_range(threshold)  # the bulk of the photographic scores: outliers far below would squash them into a spike
+    bins = np.linspace(lo, hi, 31)
+    for n, v, c in groups: ax.hist(np.clip(v, lo, hi), bins, density=True, alpha=.55, color=c, label=f'{n} (n={len(v)})')  # densities: the classes differ in size
+    ax.axvline(threshold, color='k', ls='--', label='threshold')
+    if np.isfinite(self.ll): ax.axvline(np.clip(self.ll, lo, hi), color='red', lw=2, label='this face' + ('' if lo <= self.ll <= hi else f' ({self.ll:.0f}, off the axis)'))
+    out = sum(int(((v < lo) | (v > hi)).sum()) for _, v, _ in groups)
+    if out: ax.text(0.01, 0.97, f'{out} scores beyond the axis, drawn at its edges', transform=ax.transAxes, fontsize=8, va='top')
+    ax.set_xlim(lo, hi)
+    ax.set(xlabel='log-likelihood under the GMM of photographic faces', ylabel='density')
+    ax.legend(fontsize=9, framealpha=.85)
+    return fig
 
 # %% ../nbs/11_teach.ipynb #c15b0002
 def demo_run(*folders, # report folders to try first (default: `$AIGFD_DEMO`, then `aigfd-demo` in this folder and its parents)
@@ -287,32 +300,36 @@ class PairRankingView(_View):
         self.widget = W.VBox([W.HBox([self.a, self.b, self.sigma]), W.HBox([self.view_a, self.view_b]), self.message, self.out])
         self.update()
 
-    def photo(self, key:str) -> tuple:
-        "EXIF dict, the four head outputs (float64, NaN if unreadable) and the input crop of photo `key` (cached)."
-        if key not in self.cache:
-            f, crop, s = self.files[key], None, np.full(len(EXIF_TAGS), np.nan)
-            try:
-                im = load_image(f)
-                crop = np.asarray(self.pre.image(im))
-                dev = next(self.model.parameters()).device
-                with torch.inference_mode(): s = self.model(self.pre(im)[None].to(dev))[0, :len(EXIF_TAGS)].double().cpu().numpy()
-            except ImageReadError: pass
-            self.cache[key] = read_exif(f), s, crop
-        return self.cache[key]
+# %% ../nbs/11_teach.ipynb #38517b32
+@patch
+def photo(self:PairRankingView, key:str) -> tuple:
+    "EXIF dict, the four head outputs (float64, NaN if unreadable) and the input crop of photo `key` (cached)."
+    if key not in self.cache:
+        f, crop, s = self.files[key], None, np.full(len(EXIF_TAGS), np.nan)
+        try:
+            im = load_image(f)
+            crop = np.asarray(self.pre.image(im))
+            dev = next(self.model.parameters()).device
+            with torch.inference_mode(): s = self.model(self.pre(im)[None].to(dev))[0, :len(EXIF_TAGS)].double().cpu().numpy()
+        except ImageReadError: pass
+        self.cache[key] = read_exif(f), s, crop
+    return self.cache[key]
 
-    def update(self, change=None):
-        "Recompute the table for the chosen pair and σ."
-        (ea, sa, ca), (eb, sb, cb) = self.photo(self.a.value), self.photo(self.b.value)
-        va, vb = (np.array([e[t] for t in EXIF_TAGS], np.float64) for e in (ea, eb))
-        p = thurstone_prob(torch.from_numpy(sa), torch.from_numpy(sb), self.sigma.value).numpy()
-        g = pair_labels(torch.from_numpy(np.stack([va, vb])))[0][0].numpy()
-        self.table = pd.DataFrame({'A': va, 'B': vb, 'score A': sa, 'score B': sb, 'P(A > B)': p, 'label': g},
-                                  index=pd.Index(EXIF_TAGS, name='tag'))
-        notes = [f'photo {n}: {e["status"]}' for n, e in (('A', ea), ('B', eb)) if e['status'] != 'ok']
-        self.message.value = _error('; '.join(notes))
-        shown = self.table.rename_axis(None)  # the rows are named as in `.table`; the units are in the caption
-        self.out.value = shown.to_html(float_format=lambda x: f'{x:.4g}', na_rep='—') + \
-            '<small>' + '; '.join(f'{k}: {v}' for k, v in EXIF_LABELS.items()) + '</small>'
-        for c, v in ((ca, self.view_a), (cb, self.view_b)):
-            v.value = _png(np.full((self.view_size,)*2 + (3,), 255, np.uint8) if c is None else
-                           Image.fromarray(c).resize((self.view_size,)*2, Image.BILINEAR))
+# %% ../nbs/11_teach.ipynb #a6cd661f
+@patch
+def update(self:PairRankingView, change=None):
+    "Recompute the table for the chosen pair and σ."
+    (ea, sa, ca), (eb, sb, cb) = self.photo(self.a.value), self.photo(self.b.value)
+    va, vb = (np.array([e[t] for t in EXIF_TAGS], np.float64) for e in (ea, eb))
+    p = thurstone_prob(torch.from_numpy(sa), torch.from_numpy(sb), self.sigma.value).numpy()
+    g = pair_labels(torch.from_numpy(np.stack([va, vb])))[0][0].numpy()
+    self.table = pd.DataFrame({'A': va, 'B': vb, 'score A': sa, 'score B': sb, 'P(A > B)': p, 'label': g},
+                              index=pd.Index(EXIF_TAGS, name='tag'))
+    notes = [f'photo {n}: {e["status"]}' for n, e in (('A', ea), ('B', eb)) if e['status'] != 'ok']
+    self.message.value = _error('; '.join(notes))
+    shown = self.table.rename_axis(None)  # the rows are named as in `.table`; the units are in the caption
+    self.out.value = shown.to_html(float_format=lambda x: f'{x:.4g}', na_rep='—') + \
+        '<small>' + '; '.join(f'{k}: {v}' for k, v in EXIF_LABELS.items()) + '</small>'
+    for c, v in ((ca, self.view_a), (cb, self.view_b)):
+        v.value = _png(np.full((self.view_size,)*2 + (3,), 255, np.uint8) if c is None else
+                       Image.fromarray(c).resize((self.view_size,)*2, Image.BILINEAR))
