@@ -126,7 +126,7 @@ def write_report(out:Path, # demo folder
                  mb:Path, # the minibench folder it ran on
                  variants:list, # its learned features, in the order of the tables (`list(aigfd.demo.VARIANTS)`)
                 ) -> Path:
-    "Write `report.md` into the demo folder `out` from the files its steps wrote (a section whose files are missing is left out); returns its path."
+    "Write `report.md` into the demo folder `out` from the files its steps wrote (`split.csv` and the Table I and II files are needed; a section whose files are missing is left out); returns its path."
     steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}
     tab = pd.read_csv(out/'split.csv'); hist = out/'run'/'history.csv'
     h = pd.read_csv(hist).tail(1).round(3).to_dict('records')[0] if hist.exists() else {}
