@@ -29,7 +29,7 @@ def results(m):
 
 def include(m):
     f = root/m.group(1)
-    how = ("run the learning study (`aigfd.study.run_study`, nbs/07b_study.ipynb)" if 'learning' in m.group(1)
+    how = ("run the learning study (`aigfd.study.run_study`, nbs/09c_study.ipynb)" if 'learning' in m.group(1)
            else "run `aigfd demo`, then `python .ci/readme.py --publish aigfd-demo`")
     return f'{m.group(0)}\n\n' + (f.read_text().strip() if f.exists() else f"*No published file in this checkout (`{m.group(1)}`): {how}.*")
 

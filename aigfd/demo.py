@@ -18,9 +18,8 @@ from .minibench import minibench_path, read_manifest
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for
 from .manipulate import manipulate_all
-from .study import beats_random
 from .corpus import pretext_dls, Jitter
-from .corpus_study import run_facts, CORPUS_RUNS
+from .demo_report import write_report, heldout_fpr_text
 from .model import AIGFDNet, load_model
 from .train import get_config, train, checkpoint_epoch
 from .budget import step_seconds, plan_run
@@ -35,10 +34,10 @@ from .repro import bootstrap_scores, summarise, compare, write_results, read_res
 from .protocol import get_protocol
 from .calibrate import fpr_interval
 from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,
-                            save_table, to_markdown, plot_scores, plot_tsne, sweep_components, plot_sweep, face_counts, baseline_extractors)
+                            save_table, plot_scores, plot_tsne, sweep_components, plot_sweep, face_counts, baseline_extractors)
 
 # %% auto #0
-__all__ = ['log', 'VARIANTS', 'DEMO_TRAIN_S', 'COMPARISONS', 'demo_split', 'demo_config', 'heldout_fpr_text', 'run_demo']
+__all__ = ['log', 'VARIANTS', 'DEMO_TRAIN_S', 'COMPARISONS', 'demo_split', 'demo_config', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #2fa86656
 log = logging.getLogger('aigfd.demo')
@@ -241,19 +240,6 @@ def _heldout_fpr(out, F, dets):
     t = pd.DataFrame(rows); _csv(t, out/'heldout_fpr.csv', index=False)
     _text(out/'heldout_fpr.md', heldout_fpr_text(t) + '\n')
 
-# %% ../nbs/10_demo.ipynb #e58c7b9a
-def heldout_fpr_text(t:pd.DataFrame) -> str:
-    "Markdown paragraph and table from `heldout_fpr.csv`: the false-alarm rate on photographic faces the GMM never saw, before and after."
-    tab = t.assign(**{'rate (95 % CI)': [f"{r:.1f} % ({lo:.1f}-{hi:.1f})" for r, lo, hi in zip(t.rate, t.ci_low, t.ci_high)],
-                      'flagged': [f"{k} of {n}" for k, n in zip(t.flagged, t.n)]})
-    tab = tab.set_index(['detector', 'faces', 'source'])[['gmm', 'rule', 'flagged', 'rate (95 % CI)']]
-    tab.index = [' / '.join(i) for i in tab.index]; tab.index.name = 'detector / faces / source'
-    a = t[(t.detector == 'after') & (t.faces == 'test') & (t.source == 'all')].iloc[0]
-    b = t[(t.detector == 'before') & (t.faces == 'test') & (t.source == 'all')].iloc[0]
-    return (f"Photographic faces flagged as AI-generated among faces the GMM never saw (test split; pretext faces too), for a 5 % setting: "
-            f"before (GMM {b.gmm}, {b.rule} threshold) {b.rate:.1f} % ({b.flagged} of {b.n}); after (GMM {a.gmm}, {a.rule} threshold) {a.rate:.1f} % "
-            f"({a.flagged} of {a.n}, 95 % CI {a.ci_low:.1f}-{a.ci_high:.1f} %). The detector promises: {a.promised}.\n\n" + to_markdown(tab))
-
 # %% ../nbs/10_demo.ipynb #6c838498
 COMPARISONS = [('aigfd (ours)', 'same network, random weights'), ('aigfd (ours)', 'image statistics'),
                ('ranking only (EXIF-L2R)', 'aigfd (ours)'), ('manipulation only', 'aigfd (ours)'),
@@ -299,126 +285,6 @@ def _step_intervals(out, c, mb):
         _text(out/f'{stem}_ci.md', txt + '\n')
     _text(out/'results.md', results_markdown(read_results(out/'results.json')) + '\n')
 
-# %% ../nbs/10_demo.ipynb #9347edf7
-def _repro_md(out):
-    "The report's reproducibility section."
-    if not (out/'results.json').exists(): return []
-    r = read_results(out/'results.json')
-    return ["## Reproducibility and uncertainty", "",
-            "Training is bit-identical from run to run on one machine with the same settings, thread count, CPU capability and library versions "
-            "(all recorded in `config.json` and below); another thread count, CPU capability or library version changes the trained weights and, "
-            "through them, the figures of the learned features. `aigfd reproduce RUN_DIR` compares a run with the published results file and prints "
-            "how far each figure lies from its published interval; the ± below is the spread over training seeds.", "",
-            results_markdown(r)]
-
-# %% ../nbs/10_demo.ipynb #e5d7516f
-def _minibench_note(mb):
-    from aigfd.minibench import rebuild_note  # a rebuilt minibench says so, and whether it is byte-identical
-    return rebuild_note(mb)
-
-# %% ../nbs/10_demo.ipynb #13b08acf
-def _table_md(out, stem):
-    "A table of the report: its version with intervals when the intervals step wrote one."
-    return (out/f'{stem}_ci.md').read_text() if (out/f'{stem}_ci.md').exists() else (out/f'{stem}.md').read_text()
-
-# %% ../nbs/10_demo.ipynb #6ee94d67
-def _faces_section(out, c):
-    md = []
-    if (out/'faces.csv').exists():
-        md += ["## Faces found, per class and generator", "", "Images without a face are left out of the face evaluation; `border`: crops whose 1.3x square ran past the "
-               "image border (padded with the mean colour).", "", to_markdown(pd.read_csv(out/'faces.csv', index_col=0)), ""]
-    if (out/'heldout_fpr.md').exists():
-        md += ["## False alarms on photographic faces the GMM never saw", "", (out/'heldout_fpr.md').read_text(), ""]
-    return md
-
-# %% ../nbs/10_demo.ipynb #6f805829
-def _settings_lines(out):
-    if not (out/'gmm_settings.json').exists(): return []
-    cal = json.loads((out/'gmm_settings.json').read_text())
-    return [f"- {n}: {g['gmm']['n_components']} {g['gmm']['covariance_type']}-covariance components, reg_covar {g['gmm']['reg_covar']:g}, "
-            f"pca_dim {g['gmm']['pca_dim']}; threshold rule {g['rule']}" + (f", expected false-alarm rate {100*g['expected_fpr']:.1f} % "
-            f"(95 % CI {100*g['ci'][0]:.1f}-{100*g['ci'][1]:.1f})" if g.get('expected_fpr') is not None else '') for n, g in cal.items()]
-
-# %% ../nbs/10_demo.ipynb #75099c22
-def _study_results():
-    "The repository's `results/learning` (a source checkout), or None."
-    import aigfd
-    p = Path(aigfd.__file__).resolve().parent.parent/'results'/'learning'
-    return p if (p/'summary.md').exists() else None
-
-# %% ../nbs/10_demo.ipynb #a6ad446d
-def _corpus_position(study, n:int) -> list:
-    "Where step `n` sits on the corpus study's curves (`aigfd.corpus_study`): every run's onset of manipulation learning, from the result files."
-    runs = [r for r in CORPUS_RUNS if '_seed' not in r and study is not None and (study/r/'curve.csv').exists()]
-    if not runs: return []
-    f = {r: run_facts(pd.read_csv(study/r/'curve.csv')) for r in runs}
-    on = ', '.join(f"{r} {'step ' + format(x['onset'], ',') if x['onset'] else 'never'}" for r, x in f.items())
-    before = all(x['onset'] is None or x['onset'] > n for x in f.values())
-    return [f"On the curves of the corpus study (`results/learning/corpus.md`), held-out manipulation accuracy first leaves chance at: {on}. "
-            + (f"This demo's {n} steps come before that in every run, with or without the pretext corpus, so it trains on the minibench alone: the corpus would add its cost (landmarks and samples of 510 more photographs) without changing where the demo sits."
-               if before else f"This demo's {n} steps reach that point in some run: see the corpus study for which data helps."), ""]
-
-# %% ../nbs/10_demo.ipynb #1f02b4a4
-def _curve_section(out, c):
-    "Where the demo's training sits on the learning curve: detection AUC of its models at their last step against step 0 (the same network with random weights), over the study's curve when found."
-    if not ((out/'results.json').exists() and (out/'pretext_steps.json').exists()): return []
-    n = json.loads((out/'pretext_steps.json').read_text())['steps']
-    m = pd.DataFrame(read_results(out/'results.json')['metrics'])
-    m = m[(m.metric == 'auc') & (m.generator == 'mean')].set_index('feature')
-    fig, ax = plt.subplots(figsize=(6, 3.4)); study = _study_results()
-    det = pd.read_csv(study/'r18_64px_30min'/'detection.csv') if study is not None and (study/'r18_64px_30min'/'detection.csv').exists() else None
-    if det is not None:
-        d = det[det.step >= 0]
-        ax.plot(d.step.clip(lower=1), d.auc, marker='.', color='C2', label='aigfd.study: 30-min run, 64 px (results/learning)')
-        ax.fill_between(d.step.clip(lower=1), d.ci_low, d.ci_high, color='C2', alpha=.15)
-        ax.axhline(det[det.step < 0].auc.iloc[0], color='C2', ls='--', lw=1, label='aigfd.study: its random weights')
-    r = m.loc['same network, random weights']
-    ax.axhspan(r.lo, r.hi, color='grey', alpha=.3, label='this demo: random weights (step 0)'); ax.axhline(r.value, color='grey', lw=1)
-    for k, (v, col) in enumerate(zip(VARIANTS, ('C0', 'C1', 'C3'))):
-        if v in m.index: ax.errorbar([n*(1 + .06*k)], [m.loc[v, 'value']], [[m.loc[v, 'value'] - m.loc[v, 'lo']], [m.loc[v, 'hi'] - m.loc[v, 'value']]],
-                                     fmt='o', color=col, capsize=3, label=f'this demo: {v}, step {n}')
-    ax.set_xscale('log'); ax.set_xlabel('optimisation steps (step 0 drawn at 1)'); ax.set_ylabel('mean AUC over generators (%)'); ax.legend(fontsize=7)
-    _save_fig(fig, out/'learning_position.png')
-    o = m.loc['aigfd (ours)']
-    return ["## Where this demo sits on the learning curve", "",
-            f"The demo trains {n} optimisation steps ({c['epochs']} epoch{'s' if c['epochs'] != 1 else ''}). Mean AUC over generators of its learned features at that step: "
-            f"{o.value:.2f} (95 % interval {o.lo:.2f}-{o.hi:.2f}); the same network with random weights (step 0): {r.value:.2f} ({r.lo:.2f}-{r.hi:.2f})."
-            + (" The green curve is `aigfd.study`'s 30-minute run on the same data (one seed, its own random-weights draw; `results/learning` of the repository); "
-               + beats_random(det, 'its learned features') if det is not None else " The study of longer runs (`aigfd.study`, `nbs/07b_study.ipynb`) draws the whole curve."), "",
-            "![detection AUC against training steps](learning_position.png)", "", *_corpus_position(study, n)]
-
-# %% ../nbs/10_demo.ipynb #a6e848c8
-def _step_report(out, c, mb):
-    steps = json.loads((out/'steps.json').read_text()) if (out/'steps.json').exists() else {}
-    tab = pd.read_csv(out/'split.csv'); hist = out/'run'/'history.csv'
-    h = pd.read_csv(hist).tail(1).round(3).to_dict('records')[0] if hist.exists() else {}
-    fb = json.loads((out/'gmm_fallbacks.json').read_text()) if (out/'gmm_fallbacks.json').exists() else []
-    md = [f"# aigfd demo report", "", f"Protocol: **{c['protocol']}** (`aigfd.protocol`; see the Conformance page)"
-          + (f". The float32 GMM could not be fitted for {', '.join(fb)}: refitted in float64." if fb else ""), "", f"Settings: `{json.dumps(c)}`", "", *_repro_md(out), "",
-          "## Data", "", *([note, ""] if (note := _minibench_note(mb)) else []), to_markdown(pd.crosstab(tab.generator, tab.split)), "",
-          "## Pretext training (held-out validation, last epoch)", "", "```", json.dumps(h, indent=1), "```",
-          "![loss curves](run/loss_curve.png)", "",
-          *_curve_section(out, c),
-          *_faces_section(out, c),
-          "## Table I layout: GMM over each feature, per generator (%)", "",
-          "Every image (real and fake) in which a face was found cropped at 1.3x its landmark box (padded, not stretched, where the square "
-          f"runs past the border), resized and re-encoded as JPEG q={c['jpeg_quality']} (except the row marked 'files as stored'). "
-          "For each feature the GMM's settings were chosen by held-out log-likelihood on the fitting faces and the threshold was set "
-          f"at {100*c['fpr']:g} % of held-out photographic log-likelihoods ({c['threshold']} rule):", "", *_settings_lines(out), "",
-          _table_md(out, 'table_i'), "",
-          "![components](components_sweep.png)", "",
-          "## Table II layout: AUC (%) of the same GMM over different features", "",
-          "Baselines under the same preprocessing, and the image-statistics baseline on the files as stored.", "",
-          _table_md(out, 'table_ii_auc'), "",
-          *(["## Table III layout: ablation of the pretext task (%)", "",
-             "The same network, data, seed and schedule trained with one pretext term switched off; the same GMM and preprocessing. "
-             "For reference, the paper's Table III (CelebA-HQ and eight generators): ranking only 69.35 / 86.44, "
-             "manipulation only 77.67 / 84.23, both 86.63 / 93.01 (mean Acc / mean AP).", "",
-             _table_md(out, 'table_iii'), ""] if (out/'table_iii.md').exists() else []),
-          "![scores](scores.png)", "", "![t-SNE](tsne.png)", "", "## EXIF of the camera photos", "", "![exif](exif.png)", "",
-          "## The four manipulations", "", "![manipulations](manipulations.png)", "", "## Step times (s)", "", "```", json.dumps(steps, indent=1), "```"]
-    _text(out/'report.md', '\n'.join(md) + '\n')
-
 # %% ../nbs/10_demo.ipynb #335d6c8d
 def run_demo(out:str|Path='aigfd-demo', # report folder (re-running resumes)
              quick:bool=False, # tiny smoke test instead of the full demo
@@ -448,6 +314,6 @@ def run_demo(out:str|Path='aigfd-demo', # report folder (re-running resumes)
                              ('train', _step_train), *abl, ('features', _step_features), ('evaluate', _step_eval),
                              *seeds, ('seed features', _step_seed_features), ('intervals', _step_intervals)]:
                 st(name, lambda fn=fn: fn(out, c, mb))
-        _step_report(out, c, mb)
+        write_report(out, c, mb, list(VARIANTS))
     finally: logging.getLogger('aigfd').removeHandler(fh); fh.close()
     return out/'report.md'

@@ -408,7 +408,7 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
           dls:DataLoaders|None=None, # data; None: `aigfd.data.get_dls(size, bs, seed, **data_kwargs)`
           resume_from:str|None=None, # checkpoint to continue from
           data_kwargs:dict|None=None, # more arguments for `get_dls`
-          cbs:list|None=None, # extra fastai callbacks for the fit (e.g. `aigfd.study.LearningCurve`)
+          cbs:list|None=None, # extra fastai callbacks for the fit (e.g. `aigfd.probe.LearningCurve`)
           checkpoints:bool=True, # save model and optimiser after every epoch (for `resume`)
           **overrides, # `TrainConfig` fields to change
          ) -> Learner:

@@ -190,7 +190,8 @@ def test_resolver_and_demo_download(tmp_path, monkeypatch):
 
 def test_demo_report_states_a_rebuild(tmp_path):
     "The demo report's Data section carries the rebuild note of a rebuilt minibench (and nothing for the original)."
-    from aigfd.demo import _step_report, demo_config
+    from aigfd.demo import demo_config, VARIANTS
+    from aigfd.demo_report import write_report
     mb = tmp_path/'mb'; mb.mkdir()
     st = dict(pillow='9.3.0', files=2968, expected=2968, excluded=['stylegan2_ffhq'], landmarks='identical',
               differ=[dict(path='faces_real/london/neutral_001.jpg', pixels_identical=True)])
@@ -199,12 +200,12 @@ def test_demo_report_states_a_rebuild(tmp_path):
     (out/'split.csv').write_text('generator,split\n,test\nsdxl,test\n')
     for t in ('table_i', 'table_ii_auc'): (out/f'{t}.md').write_text('| x |\n')
     c = demo_config()
-    _step_report(out, c, mb)
+    write_report(out, c, mb, list(VARIANTS))
     rep = (out/'report.md').read_text()
     data = rep[rep.index('## Data'):rep.index('## Pretext')]
     assert 'rebuilt from its public sources (Pillow 9.3.0), 2,968 of 2,968 files (stylegan2_ffhq excluded)' in data
     assert 'NOT byte-identical: 1 file differs from the manifest (1 of them with identical pixels)' in data
-    (mb/'REBUILD.json').unlink(); _step_report(out, c, mb)
+    (mb/'REBUILD.json').unlink(); write_report(out, c, mb, list(VARIANTS))
     assert 'rebuilt' not in (out/'report.md').read_text()
 
 
