@@ -36,7 +36,7 @@ def include(m):
 def publish(run):
     "Copy the result files of a finished demo folder `run` into results/ (the README's sources)."
     import json, shutil, pandas as pd
-    from aigfd.evaluate import to_markdown
+    from aigfd.report import to_markdown
     run, out = Path(run), root/'results'
     missing = [f for f in ('results.json', 'heldout_fpr.md', 'faces.csv') if not (run/f).exists()]
     if missing: sys.exit(f"FAIL: {run} is not a finished demo (missing {', '.join(missing)})")

@@ -119,7 +119,8 @@ def aigfd_evaluate(detector:str, # detector file
                    protocol:str=None, # check that the detector was fitted under this protocol ('paper' or 'released-code'); the detector's own preprocessing and threshold are used (under released-code, unless it records deviations: the whole image, no re-encoding, in-sample threshold)
                   ):
     "Evaluate a detector per generator (Acc, AP, AUC, TPR@FPR, EER), each with a 95 % bootstrap interval."
-    from aigfd.evaluate import evaluate_detector, table_i, save_table, to_markdown
+    from aigfd.evaluate import evaluate_detector
+    from aigfd.report import table_i, save_table, to_markdown
     from aigfd.detector import Detector
     from aigfd.core import check_number, check_out_path, atomic_write
     check_number(cap, '--cap', 1, integer=True); check_number(n_boot, '--n-boot', 0, integer=True); check_out_path(out, '--out', folder=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import AigfdError, atomic_write, save_figure
-from .evaluate import to_markdown
+from .report import to_markdown
 from .study import read_study, CPU_TARGETS, LABELS
 
 # %% auto #0

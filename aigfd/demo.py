@@ -33,8 +33,9 @@ from .machine import environment, threads
 from .repro import bootstrap_scores, summarise, compare, write_results, read_results, results_markdown, interval_tables
 from .protocol import get_protocol
 from .calibrate import fpr_interval
-from .evaluate import (read_minibench, features_for, fit_and_score, evaluate_scores, table_i, table_ii, table_iii,
-                            save_table, plot_scores, plot_tsne, sweep_components, plot_sweep, face_counts, baseline_extractors)
+from .testsets import read_minibench
+from .evaluate import features_for, fit_and_score, evaluate_scores, sweep_components, face_counts, baseline_extractors
+from .report import table_i, table_ii, table_iii, save_table, plot_scores, plot_tsne, plot_sweep
 
 # %% auto #0
 __all__ = ['log', 'VARIANTS', 'DEMO_TRAIN_S', 'COMPARISONS', 'demo_split', 'demo_config', 'run_demo']

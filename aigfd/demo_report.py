@@ -12,7 +12,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from .core import atomic_write, save_figure
 from .repro import read_results, results_markdown
-from .evaluate import to_markdown
+from .report import to_markdown
 from .study import beats_random
 from .corpus_study import run_facts, CORPUS_RUNS
 

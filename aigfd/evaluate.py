@@ -1,4 +1,4 @@
-"""The paper's protocol (per-generator balanced test sets, Acc at the 5 % false-alarm threshold, AP and AUC with photographic faces as positives), loaders for its data layouts, and the tables and figures, all generated from code.
+"""The paper's protocol (per-generator balanced test sets, Acc at the 5 % false-alarm threshold, AP and AUC with photographic faces as positives), from features to results, the component and robustness sweeps, and the evaluation of the minibench; `aigfd.testsets` reads the data sets, `aigfd.report` draws the tables and figures.
 
 Docs: https://aigfd.github.io/aigfd/evaluate.html.md"""
 
@@ -11,13 +11,10 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
-import seaborn as sns
 from PIL import Image, ImageFilter
 from sklearn import metrics
-from sklearn.manifold import TSNE
-from .core import AigfdError, DataNotFoundError, image_files, track, as_paths, sub_folders, atomic_write
-from .minibench import read_manifest
+from .core import AigfdError, image_files, track, as_paths
+from .testsets import EvalDataError, read_generator_folders
 from .features import extract_features, ImageStats, make_backbone
 from .preprocess import Preprocess, ok_mask, jpeg_reencode, protocol_preprocess
 from .gmm import fit_gmm, threshold_at, GMMScorer
@@ -26,91 +23,10 @@ from .protocol import get_protocol
 from .duplicates import mark_fit_copies
 
 # %% auto #0
-__all__ = ['DIFF_CATEGORIES', 'ROBUSTNESS', 'MB_GMM', 'MB_PREPROCESSING', 'EvalDataError', 'read_list_file',
-           'read_generator_folders', 'read_diff', 'read_diffusionface', 'read_minibench', 'detection_metrics',
-           'balanced_sample', 'evaluate_scores', 'evaluate_detector', 'with_failed', 'face_counts', 'fit_and_score',
-           'features_for', 'evaluate_extractors', 'split_real', 'cap_per_generator', 'table_i', 'table_ii', 'table_iii',
-           'to_markdown', 'save_table', 'plot_scores', 'plot_tsne', 'sweep_components', 'plot_sweep', 'perturbation',
-           'robustness_sweep', 'plot_robustness', 'load_trained', 'baseline_extractors', 'paper_extractors']
-
-# %% ../nbs/09_evaluate.ipynb #05cef85e
-class EvalDataError(AigfdError, ValueError):
-    "An evaluation set that cannot be evaluated as asked"
-
-# %% ../nbs/09_evaluate.ipynb #104546b9
-def _table(paths, generators, **extra) -> pd.DataFrame:
-    df = pd.DataFrame(dict(path=[str(p) for p in paths], generator=generators, **extra))
-    df.insert(1, 'label', np.where(df.generator == 'real', 'real', 'fake'))
-    return df
-
-# %% ../nbs/09_evaluate.ipynb #b5cd121c
-def read_list_file(list_file, # text file: one image name/path per line
-                   root=None, # folder the names are relative to (default: the list file's folder)
-                   generator:str='real', # 'real' for photographic faces, else the generator name
-                   must_exist:bool=True, # raise if listed files are missing (else they are kept and fail later with a status)
-                  ) -> pd.DataFrame:
-    "Evaluation table of the images named in `list_file` (e.g. a CelebA-HQ split)."
-    lf = Path(list_file)
-    if not lf.exists(): raise DataNotFoundError(f"{lf}: list file not found")
-    root = Path(root) if root else lf.parent
-    names = [l.split()[0] for l in lf.read_text().splitlines() if l.strip() and not l.lstrip().startswith('#')]
-    paths = [root/n for n in names]
-    missing = [p for p in paths if not p.exists()]
-    if missing and must_exist: raise DataNotFoundError(f"{lf}: {len(missing)} of {len(paths)} listed files missing under {root}, e.g. {missing[0]}")
-    return _table(paths, [generator]*len(paths))
-
-# %% ../nbs/09_evaluate.ipynb #2a444245
-def read_generator_folders(root, # folder with one sub-folder per generator
-                           real:str|None='real', # name of the photographic sub-folder (None: all fake)
-                          ) -> pd.DataFrame:
-    "Evaluation table of a folder-per-generator layout."
-    root = Path(root)
-    if not root.is_dir(): raise DataNotFoundError(f"{root}: no such folder")
-    rows = [(f, 'real' if d.name == real else d.name) for d in sub_folders(root) for f in image_files(d)]
-    if not rows: raise EvalDataError(f"{root}: no images in sub-folders")
-    return _table(*zip(*rows))
-
-# %% ../nbs/09_evaluate.ipynb #7035e6a7
-DIFF_CATEGORIES = ('t2i', 'i2i', 'fs', 'fe')
-
-def read_diff(root, # DiFF root (containing real/ and the category folders, or split folders)
-              split:str|None=None, # 'train', 'val' or 'test' sub-folder, if the layout has one
-              real:str='real', # photographic folder name
-             ) -> pd.DataFrame:
-    "Evaluation table of the DiFF layout: real/ and <category>/<method>/."
-    root = Path(root)/split if split else Path(root)
-    if not root.is_dir(): raise DataNotFoundError(f"{root}: no such folder")
-    rows = []
-    for d in sub_folders(root):
-        if d.name.lower() == real: rows += [(f, 'real', '') for f in image_files(d)]
-        elif d.name.lower() in DIFF_CATEGORIES:
-            rows += [(f, m.name, d.name) for m in sub_folders(d) for f in image_files(m)]
-    if not rows: raise EvalDataError(f"{root}: no DiFF folders (real/, {'/, '.join(DIFF_CATEGORIES)}/ in any case) found")
-    p, g, c = zip(*rows)
-    return _table(p, g, category=c)
-
-# %% ../nbs/09_evaluate.ipynb #666c34a5
-def read_diffusionface(root, # DiffusionFace root: <category>/<method>/images
-                       real=None, # photographic faces: a list file, a folder, or None
-                      ) -> pd.DataFrame:
-    "Evaluation table of the DiffusionFace layout, with photographic faces from `real`."
-    root = Path(root)
-    if not root.is_dir(): raise DataNotFoundError(f"{root}: no such folder")
-    rows = [(f, m.name, c.name) for c in sub_folders(root) for m in sub_folders(c) for f in image_files(m)]
-    if not rows: raise EvalDataError(f"{root}: no <category>/<method>/ image folders found")
-    p, g, c = zip(*rows)
-    df = _table(p, g, category=c)
-    if real is None: return df
-    r = read_list_file(real) if Path(real).is_file() else _table(image_files(real), 'real')
-    return pd.concat([r.assign(category=''), df], ignore_index=True)
-
-# %% ../nbs/09_evaluate.ipynb #fcea2638
-def read_minibench(root=None, # minibench folder (default: `aigfd.minibench.minibench_path()`)
-                  ) -> pd.DataFrame:
-    "Evaluation table of the minibench faces, with their `source` folder (london, congress, ...)."
-    m = read_manifest(root)
-    m = m[m.role.isin(['real_face', 'fake_face'])]
-    return _table(m.file, np.where(m.role == 'real_face', 'real', m.generator.fillna('')), source=[p.split('/')[1] for p in m.path])
+__all__ = ['ROBUSTNESS', 'MB_GMM', 'MB_PREPROCESSING', 'detection_metrics', 'balanced_sample', 'evaluate_scores',
+           'evaluate_detector', 'with_failed', 'face_counts', 'fit_and_score', 'features_for', 'evaluate_extractors',
+           'split_real', 'cap_per_generator', 'sweep_components', 'perturbation', 'robustness_sweep', 'load_trained',
+           'baseline_extractors', 'paper_extractors']
 
 # %% ../nbs/09_evaluate.ipynb #bd1aa72c
 def detection_metrics(ll_real, # log-likelihoods of photographic faces
@@ -286,88 +202,6 @@ def cap_per_generator(table:pd.DataFrame, # evaluation table
     idx = [i for _, d in table.groupby('generator') for i in rng.choice(d.index, min(n, len(d)), replace=False)]
     return table.loc[sorted(idx)].reset_index(drop=True)
 
-# %% ../nbs/09_evaluate.ipynb #efc5026b
-def table_i(results:dict, # method name -> `evaluate_scores` result
-           ) -> pd.DataFrame:
-    "Paper Table I layout: rows methods, columns (generator, Acc/AP) ending with 'Average'."
-    t = pd.concat({m: r[['acc', 'ap']].rename(index={'mean': 'Average'}).stack() for m, r in results.items()}, axis=1).T
-    t.columns = t.columns.set_levels([['Acc', 'AP'][['acc', 'ap'].index(c)] for c in t.columns.levels[1]], level=1)
-    gens = [g for g in next(iter(results.values())).index if g != 'mean'] + ['Average']
-    return t.reindex(columns=pd.MultiIndex.from_product([gens, ['Acc', 'AP']])).round(2)
-
-# %% ../nbs/09_evaluate.ipynb #e6790ea4
-def table_ii(results:dict, # feature name -> `evaluate_scores` result
-             metric:str='auc', # column to show
-            ) -> pd.DataFrame:
-    "Paper Table II layout: rows generators (+ 'Average'), columns feature extractors."
-    return pd.DataFrame({m: r[metric] for m, r in results.items()}).rename(index={'mean': 'Average'}).round(2)
-
-# %% ../nbs/09_evaluate.ipynb #3c30e13e
-def table_iii(results:dict, # variant name -> `evaluate_scores` result
-              tasks:dict|None=None, # variant name -> (uses EXIF ranking, uses manipulation) for the paper's ✓/✗ columns
-             ) -> pd.DataFrame:
-    "Paper Table III layout: rows variants, columns mean Acc and mean AP (after the ✓/✗ pretext-task columns if `tasks`)."
-    t = pd.DataFrame({m: {'Mean Acc': r.loc['mean', 'acc'], 'Mean AP': r.loc['mean', 'ap']} for m, r in results.items()}).T.round(2)
-    if tasks is None: return t
-    marks = pd.DataFrame({m: dict(zip(['EXIF ranking', 'manipulation'], ['✓' if u else '✗' for u in tasks[m]])) for m in t.index}).T
-    return pd.concat([marks, t], axis=1)
-
-# %% ../nbs/09_evaluate.ipynb #a21ce6b9
-def to_markdown(df:pd.DataFrame) -> str:
-    "A GitHub Markdown table of `df` (flattening column levels)."
-    cols = [' '.join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
-    fmt = lambda v: f'{v:.2f}' if isinstance(v, (float, np.floating)) else str(v)
-    lines = ['| ' + ' | '.join([str(df.index.name or '')] + cols) + ' |', '|' + '---|'*(len(cols)+1)]
-    return '\n'.join(lines + ['| ' + ' | '.join([str(i)] + [fmt(v) for v in row]) + ' |' for i, row in zip(df.index, df.to_numpy())])
-
-# %% ../nbs/09_evaluate.ipynb #715cff45
-def save_table(df:pd.DataFrame, stem) -> tuple[Path, Path]:
-    "Write `df` to `stem`.md and `stem`.csv."
-    stem = Path(stem); stem.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(stem.with_suffix('.md'), lambda t: t.write_text(to_markdown(df) + '\n')); atomic_write(stem.with_suffix('.csv'), df.to_csv)
-    return stem.with_suffix('.md'), stem.with_suffix('.csv')
-
-# %% ../nbs/09_evaluate.ipynb #abed01bb
-def plot_scores(scores:pd.DataFrame, # `generator` and `ll` columns
-                threshold:float|None=None, # drawn as a vertical line
-                title:str='', bins:int=40,
-                ncols:int=3, # panels per row
-               ):
-    "Densities of log-likelihoods, photographic faces against each generator, one panel per generator. Scores far below the photographic ones are left off the axis (no pile-up at its edge) and counted in the legend; each density keeps the area of the faces shown."
-    gens = sorted(set(scores.generator) - {'real'})
-    nc = max(1, min(ncols, len(gens))); nr = -(-len(gens)//nc)
-    fig, axs = plt.subplots(nr, nc, figsize=(4.6*nc, 3.6*nr), sharex=True, squeeze=False)
-    real = scores[scores.generator == 'real'].ll.to_numpy()
-    q1, q3 = np.percentile(real, [25, 75]); lo = min(q1 - 6*(q3 - q1), threshold if threshold is not None else np.inf)
-    edges = np.linspace(lo, max(scores.ll.max(), lo + 1), bins + 1); w = edges[1] - edges[0]
-    def _hist(ax, v, label, color):
-        shown = v[v >= lo]; cut = len(v) - len(shown)
-        ax.hist(shown, edges, weights=np.full(len(shown), 1/(len(v)*w)), histtype='stepfilled', alpha=.45, color=color, ec=color,
-                label=f'{label} (n={len(v)}' + (f'; {cut} below {lo:.0f}, not shown)' if cut else ')'))
-    for ax, g in zip(axs.flat, gens):
-        _hist(ax, real, 'photographic', 'tab:blue'); _hist(ax, scores[scores.generator == g].ll.to_numpy(), g, 'tab:orange')
-        if threshold is not None: ax.axvline(threshold, c='k', ls='--', lw=1, label=f'threshold {threshold:.1f}')
-        ax.set_title(g, fontsize=11); ax.set(xlabel='log-likelihood', ylabel='density')
-        ax.legend(fontsize=8, loc='upper center', bbox_to_anchor=(0.5, -0.22), frameon=False)  # below the panel, off the bars
-    for ax in axs.flat[len(gens):]: ax.set_axis_off()
-    for ax in axs.flat: ax.tick_params(labelbottom=True)
-    fig.suptitle(title); fig.tight_layout()
-    return fig
-
-# %% ../nbs/09_evaluate.ipynb #75feff9d
-def plot_tsne(feats, # features [n, d]
-              labels, # label per row (e.g. generator)
-              seed:int=0, perplexity:float=30., title:str=''):
-    "2-D t-SNE of `feats` coloured by `labels` (paper Fig. 5)."
-    from sklearn.preprocessing import StandardScaler
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(1, 'openmp'):  # one OpenMP thread: with two on cores shared with other work the threads wait on each other (measured on the shared 2-core machine, 260 points: 9 s against 180 s)
-        z = TSNE(2, perplexity=min(perplexity, (len(feats)-1)/3), random_state=seed, init='pca').fit_transform(StandardScaler().fit_transform(feats))
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    sns.scatterplot(x=z[:, 0], y=z[:, 1], hue=np.where(np.asarray(labels) == 'real', 'photographic', np.asarray(labels)), s=10, ax=ax, linewidth=0)
-    ax.set(xticks=[], yticks=[], title=title); ax.legend(fontsize=7, markerscale=1.5)
-    return fig
-
 # %% ../nbs/09_evaluate.ipynb #44b036c6
 def sweep_components(fit_feats, test_scores:pd.DataFrame, test_feats, # fitting features; test table and its features
                      ks=(1, 2, 4, 8, 12, 16), # numbers of components to try
@@ -380,15 +214,6 @@ def sweep_components(fit_feats, test_scores:pd.DataFrame, test_feats, # fitting 
         m = evaluate_scores(test_scores.assign(ll=ll), thr, cap, seed).loc['mean']
         rows.append(dict(n_components=k, acc=m.acc, ap=m.ap, auc=m.auc))
     return pd.DataFrame(rows)
-
-# %% ../nbs/09_evaluate.ipynb #58a11a88
-def plot_sweep(df:pd.DataFrame, # long table: an x column, metric columns, optional hue
-               x:str='n_components', hue:str|None=None, metrics_=('acc', 'ap', 'auc'), title:str=''):
-    "Line plot of metrics against `x`."
-    d = df.melt(id_vars=[c for c in df.columns if c not in metrics_], value_vars=list(metrics_), var_name='metric', value_name='%')
-    g = sns.relplot(d, x=x, y='%', hue=hue or 'metric', col='metric' if hue else None, kind='line', marker='o', height=2.8, aspect=1.2)
-    g.figure.suptitle(title); g.figure.tight_layout()
-    return g.figure
 
 # %% ../nbs/09_evaluate.ipynb #7b4b33a1
 def perturbation(kind:str, # 'jpeg' (quality), 'downscale' (factor < 1, then back up), 'blur' (Gaussian sigma in px) or 'none'
@@ -420,14 +245,6 @@ def robustness_sweep(ev:dict, # one extractor's `evaluate_extractors` result (it
             r = evaluate_scores(t.assign(ll=ev['gmm'].score(X)), ev['threshold'], cap, seed).loc['mean']
             rows.append(dict(kind=k, level=str(lv), acc=r.acc, ap=r.ap, auc=r.auc))
     return pd.DataFrame(rows)
-
-# %% ../nbs/09_evaluate.ipynb #0e07e0cf
-def plot_robustness(df:pd.DataFrame, title:str=''):
-    "Mean AUC and Acc against perturbation strength, one panel per kind."
-    d = df.melt(id_vars=['kind', 'level'], value_vars=['acc', 'auc'], var_name='metric', value_name='%')
-    g = sns.relplot(d, x='level', y='%', hue='metric', col='kind', kind='line', marker='o', height=2.6, aspect=1.1, facet_kws=dict(sharex=False))
-    g.figure.suptitle(title); g.figure.tight_layout()
-    return g.figure
 
 # %% ../nbs/09_evaluate.ipynb #35483d10
 def load_trained(path, # weights written by `aigfd.model.save_model` (.safetensors, .json beside it)

@@ -244,7 +244,7 @@ def interval_tables(summary:pd.DataFrame, # `summarise` table
                     tasks:dict|None=None, # variant -> (EXIF ranking, manipulation) for the Table III layout (None: no Table III)
                    ) -> dict:
     "The paper-layout tables with value ± sd over seeds [95 % interval] in every cell: 'table_i' (Acc and AP per generator), 'table_ii_auc', 'table_iii'."
-    from aigfd.evaluate import to_markdown
+    from aigfd.report import to_markdown
     out = {'table_i': '\n\n'.join(f"{NAMES[m]} (%):\n\n" + to_markdown(_pivot(summary, m)) for m in ('acc', 'ap')),
            'table_ii_auc': to_markdown(_pivot(summary, 'auc'))}
     if tasks:
@@ -262,7 +262,7 @@ def evaluation_report(scores:pd.DataFrame, # test faces: `generator` ('real' = p
                       env:dict|None=None, # `environment()` of the run
                      ) -> tuple[str, pd.DataFrame]:
     "Markdown table of every metric per generator with its 95 % stratified bootstrap interval (what `aigfd evaluate` prints), and the `summarise` table."
-    from aigfd.evaluate import to_markdown
+    from aigfd.report import to_markdown
     sm = summarise({'detector': bootstrap_scores([(scores, threshold)], cap, seed, n_boot, boot_seed=seed)})
     t = pd.DataFrame({NAMES[m]: _pivot(sm, m)['detector'] for m in METRICS})
     ci = f"95 % interval: {n_boot} bootstrap replicates of the test faces, stratified by class" if n_boot else NO_INTERVAL

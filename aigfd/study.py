@@ -282,7 +282,7 @@ def study_summary(results, # folder of run folders (curve.csv, study.json, confi
                   metrics=('manip_acc', 'manip_piecewise_affine', 'manip_mouth_180', 'manip_mouth_hflip', 'manip_eye_hflip', 'rank_iso', 'rank_exposure'),
                  ) -> str:
     "Markdown: per run, the schedule, the measured training speed and the held-out accuracies at the last step; then detection AUC against random weights."
-    from aigfd.evaluate import to_markdown
+    from aigfd.report import to_markdown
     runs = read_study(results); rows = []
     for name, r in runs.items():
         c, s, last = r['config'], r['study'], r['curve'].iloc[-1]

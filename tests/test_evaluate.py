@@ -1,13 +1,13 @@
-"Library-level tests of aigfd.evaluate: metrics against hand-computed values, protocol, loaders on layout fixtures."
+"Library-level tests of aigfd.evaluate, aigfd.testsets and aigfd.report: metrics against hand-computed values, protocol, loaders on layout fixtures, tables."
 import numpy as np, pandas as pd, pytest
 from PIL import Image
 from sklearn import metrics
 from aigfd.core import DataNotFoundError
 from aigfd.features import ImageStats
 from aigfd.preprocess import Preprocess
-from aigfd.evaluate import (EvalDataError, detection_metrics, balanced_sample, evaluate_scores, read_list_file, read_generator_folders,
-                            read_diff, read_diffusionface, read_minibench, split_real, cap_per_generator, table_i, table_ii, table_iii,
-                            to_markdown, evaluate_extractors, perturbation)
+from aigfd.testsets import EvalDataError, read_list_file, read_generator_folders, read_diff, read_diffusionface, read_minibench
+from aigfd.evaluate import detection_metrics, balanced_sample, evaluate_scores, split_real, cap_per_generator, evaluate_extractors, perturbation
+from aigfd.report import table_i, table_ii, table_iii, to_markdown
 
 def test_metrics_match_sklearn_and_definitions():
     rng = np.random.default_rng(0)

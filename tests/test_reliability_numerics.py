@@ -5,7 +5,8 @@ from aigfd.core import AigfdError
 from aigfd.losses import FiveTaskLoss, ranking_loss, manipulation_loss, fidelity_loss, SIGMA_CODE, SIGMA_PAPER
 from aigfd.gmm import fit_gmm, GMMError, threshold_at, GMMScorer
 from aigfd.detector_file import percentile_of
-from aigfd.evaluate import detection_metrics, evaluate_scores, EvalDataError, split_real
+from aigfd.testsets import EvalDataError
+from aigfd.evaluate import detection_metrics, evaluate_scores, split_real
 
 @pytest.fixture(autouse=True)
 def _quiet():
