@@ -22,7 +22,8 @@ from .study import beats_random
 from .corpus import pretext_dls, Jitter
 from .corpus_study import run_facts, CORPUS_RUNS
 from .model import AIGFDNet, load_model
-from .train import get_config, train, checkpoint_epoch
+from .train import get_config, train
+from .callbacks import checkpoint_epoch
 from .budget import step_seconds, plan_run
 from fastai.torch_core import no_random
 from .features import make_backbone, ImageStats, extract_features
