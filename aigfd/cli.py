@@ -6,13 +6,14 @@ Docs: https://aigfd.github.io/aigfd/cli.html.md"""
 
 # %% ../nbs/12_cli.ipynb #3b781225
 from __future__ import annotations
-import os, sys, json, ast, importlib, importlib.util
+import os, sys, json
 from pathlib import Path
 from typing import Annotated
-from fastcore.script import call_parse, parse_cli
+from fastcore.script import call_parse, parse_cli, bool_arg
 
 # %% auto #0
-__all__ = ['aigfd_score', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_reproduce', 'aigfd_exif', 'aigfd_data', 'main']
+__all__ = ['aigfd_score', 'aigfd_train', 'aigfd_fit', 'aigfd_evaluate', 'aigfd_demo', 'aigfd_reproduce', 'aigfd_manipulate',
+           'aigfd_exif', 'aigfd_data', 'main']
 
 # %% ../nbs/12_cli.ipynb #7a8ee145
 @call_parse
@@ -55,6 +56,36 @@ def _distinct_outputs(inputs, **outs):
         if p is None: continue
         if (r := Path(p).resolve()) in seen: raise AigfdError(f"--{opt} {p}: the same file as {seen[r]}; name another file")
         seen[r] = f'--{opt}'
+
+# %% ../nbs/12_cli.ipynb #77fc3218
+@call_parse
+def aigfd_train(preset:str='cpu', # preset: 'cpu' or 'paper'
+                data:str=None, # training images: an FDF-style folder (see `aigfd.data`); default: the minibench
+                epochs:int=None, # number of epochs
+                lr:float=None, # base learning rate
+                bs:int=None, # batch size
+                arch:str=None, # timm architecture
+                img_size:int=None, # input size
+                init:str=None, # 'random', 'timm', 'exif-as-language' or a checkpoint path
+                weights:str=None, # weight file for init 'timm' / 'exif-as-language'
+                sched:str=None, # 'paper' or 'reference'
+                seed:int=None, # random seed
+                out:str=None, # run folder
+                resume_from:str=None, # checkpoint to continue from
+                threads:int=None, # compute threads of torch and BLAS (default: as they are)
+                protocol:str=None, # 'paper' (default) or 'released-code' (see `aigfd.protocol`)
+                budget_min:float=None, # refuse a CPU run estimated to take longer (minutes; 0: no check; default: the preset's, 60 for cpu)
+                pretext_data:str=None, # default data: 'minibench', 'corpus', 'both' or 'auto' (default: both where the pretext corpus is found)
+                jitter:bool_arg=None, # jitter every training sample anew each epoch (default: the preset's; cpu: True, paper and released-code: False)
+                pair_cameras:bool_arg=None, # camera photos of one camera in pairs within a batch (default: the preset's, as jitter)
+               ):
+    "Train the aigfd pretext model on the configured data."
+    from aigfd.train import train
+    ov = {k: v for k, v in dict(epochs=epochs, lr=lr, bs=bs, arch=arch, img_size=img_size, init=init, weights=weights,
+                                 sched=sched, seed=seed, out=out, threads=threads, protocol=protocol,
+                                 pretext_data=pretext_data, jitter=jitter, pair_cameras=pair_cameras).items() if v is not None}
+    if budget_min is not None: ov['budget_s'] = budget_min*60 if budget_min > 0 else None
+    train(preset, resume_from=resume_from, data_kwargs=dict(items=data) if data else None, **ov)
 
 # %% ../nbs/12_cli.ipynb #5bb46794
 @call_parse
@@ -186,6 +217,29 @@ def aigfd_reproduce(run:str, # finished demo folder (e.g. aigfd-demo) or its res
     if not d.ok.all(): raise SystemExit(1)
     return d
 
+# %% ../nbs/12_cli.ipynb #0299c003
+@call_parse
+def aigfd_manipulate(src:Annotated[str, {'nargs': '+'}], # image files or folders
+                     out:str, # output folder for the negatives and manifest.csv
+                     seed:int=42, # base random seed
+                     backend:str='dlib', # landmark backend: dlib, fan or auto
+                     size:int=224, # side of the written negatives (px)
+                     min_face:int=80, # when no face is found, detect again at a size that finds faces of this side (px; 0: no second pass)
+                     quiet:bool=False, # no progress bars
+                    ):
+    "Write the four manipulated (negative) versions of every face image, with a manifest.csv of statuses."
+    from aigfd.core import check_out_path, check_number, AigfdError
+    from aigfd.landmarks import Landmarker, BACKENDS
+    from aigfd.manipulate import generate_negatives
+    check_out_path(out, '--out', folder=True); check_number(size, '--size', 16, integer=True); check_number(min_face, '--min-face', 0, integer=True)
+    if backend not in ('auto', *BACKENDS): raise AigfdError(f"--backend {backend!r}: choose auto, {', '.join(BACKENDS)}")
+    df = generate_negatives(src, out, seed=seed, backend=Landmarker(backend, min_face=min_face or None), size=size, progress=not quiet)
+    faces = ', '.join(f"{n} {k}" for k, n in df.drop_duplicates('file').landmarks.fillna('').str.split(':').str[0].replace('', 'not read').value_counts().items())
+    print(f"{df.file.nunique()} files, {df.status.str.startswith('ok').sum()} negatives written to {out}; files by face status: {faces}; negatives by status:")
+    print(df.status.str.replace(r'^(unreadable|error|skipped|not written): .*', r'\1', regex=True).value_counts().to_string())
+    if (bad := df.status.str.startswith(('not written', 'error'))).any(): raise AigfdError(f"{bad.sum()} negatives not written ({df.status[bad].iloc[0]}); {out}/manifest.csv lists them")
+    return df
+
 # %% ../nbs/12_cli.ipynb #fd22ba47
 @call_parse
 def aigfd_exif(paths:Annotated[str, {'nargs': '+'}], # images, folders or metadata files
@@ -229,26 +283,16 @@ def aigfd_data(dataset:str, # the data set to get: `minibench` (the benchmark) o
 
 # %% ../nbs/12_cli.ipynb #d150db66
 def _commands():
-    "Subcommand name -> its function, or 'module:function' for commands imported only when run."
-    return dict(demo=aigfd_demo, train='aigfd.train:aigfd_train', fit=aigfd_fit, evaluate=aigfd_evaluate, score=aigfd_score,
-                manipulate='aigfd.manipulate:aigfd_manipulate', exif=aigfd_exif,
+    "Subcommand name -> its function."
+    return dict(demo=aigfd_demo, train=aigfd_train, fit=aigfd_fit, evaluate=aigfd_evaluate, score=aigfd_score,
+                manipulate=aigfd_manipulate, exif=aigfd_exif,
                 data=aigfd_data, reproduce=aigfd_reproduce)
-
-# %% ../nbs/12_cli.ipynb #19590740
-def _resolve(cmd):
-    "The plain function behind a command (imports its module if it is given as 'module:function')."
-    if isinstance(cmd, str): mod, fn = cmd.split(':'); cmd = getattr(importlib.import_module(mod), fn)
-    return getattr(cmd, '__wrapped__', cmd)
 
 # %% ../nbs/12_cli.ipynb #f3f55fc6
 def _summary(cmd) -> str:
-    "First line of a command's docstring; for a 'module:function' command it is read from the module's source, not imported."
-    if isinstance(cmd, str):
-        mod, fn = cmd.split(':')
-        tree = ast.parse(Path(importlib.util.find_spec(mod).origin).read_text(encoding='utf-8'))
-        doc = next((ast.get_docstring(n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == fn), '')
-    else: doc = _resolve(cmd).__doc__
-    return (doc or '').strip().splitlines()[0] if (doc or '').strip() else ''
+    "First line of a command's docstring."
+    doc = (cmd.__doc__ or '').strip()
+    return doc.splitlines()[0] if doc else ''
 
 # %% ../nbs/12_cli.ipynb #37a343d9
 def _usage(cmds):
@@ -271,7 +315,7 @@ def main(argv:list|None=None) -> int:
     if not argv or argv[0] in ('-h', '--help'): print(_usage(cmds)); return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in cmds: print(f"aigfd: unknown subcommand {name!r}\n\n{_usage(cmds)}", file=sys.stderr); return 2
-    f = _resolve(cmds[name])
+    f = getattr(cmds[name], '__wrapped__', cmds[name])
     old = sys.argv; sys.argv = [f'aigfd {name}'] + rest
     import warnings
     try:

@@ -21,7 +21,8 @@ from .manipulate import manipulate_all
 from .corpus import pretext_dls, Jitter
 from .demo_report import write_report, heldout_fpr_text
 from .model import AIGFDNet, load_model
-from .train import get_config, train, checkpoint_epoch
+from .train import get_config, train
+from .callbacks import checkpoint_epoch
 from .budget import step_seconds, plan_run
 from fastai.torch_core import no_random
 from .features import make_backbone, ImageStats, extract_features

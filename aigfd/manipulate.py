@@ -12,17 +12,16 @@ import numpy as np
 import pandas as pd
 import cv2
 from PIL import Image
-from typing import Annotated, NamedTuple
-from fastcore.script import call_parse
-from .core import (AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track, scan_images, as_paths, no_images_error, check_out_path,
-                        check_number, atomic_write, output_stems)
-from .landmarks import Landmarker, as_rgb_array, landmarks_for, BACKENDS
+from typing import NamedTuple
+from .core import (AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track, scan_images, as_paths, no_images_error,
+                        atomic_write, output_stems)
+from .landmarks import Landmarker, as_rgb_array, landmarks_for
 from .warp import piecewise_affine, warp_grid, check_grid
 
 # %% auto #0
 __all__ = ['SIZE', 'PAD', 'BLEND_RATIOS', 'REGIONS', 'KINDS', 'WARP', 'check_landmarks', 'region_box', 'region_mask',
            'blend_mask', 'flip_region', 'ManipResult', 'to_size', 'manipulate', 'make_negative', 'manipulate_all',
-           'ManipulationExplorer', 'generate_negatives', 'aigfd_manipulate']
+           'ManipulationExplorer', 'generate_negatives']
 
 # %% ../nbs/04_manipulations.ipynb #a0677a82
 SIZE = 224  # side (px) the manipulations are computed at, as in the reference code
@@ -308,24 +307,4 @@ def generate_negatives(src, # image folder, file, or list of them
     df = pd.DataFrame(rows, columns=['file', 'kind', 'kind_applied', 'ratio', 'warp_seed', 'out', 'landmarks', 'status'])
     df = df.astype({'kind_applied': 'Int64', 'warp_seed': 'Int64'})
     atomic_write(out/'manifest.csv', lambda t: df.to_csv(t, index=False))
-    return df
-
-# %% ../nbs/04_manipulations.ipynb #0299c003
-@call_parse
-def aigfd_manipulate(src:Annotated[str, {'nargs': '+'}], # image files or folders
-                     out:str, # output folder for the negatives and manifest.csv
-                     seed:int=42, # base random seed
-                     backend:str='dlib', # landmark backend: dlib, fan or auto
-                     size:int=SIZE, # side of the written negatives (px)
-                     min_face:int=80, # when no face is found, detect again at a size that finds faces of this side (px; 0: no second pass)
-                     quiet:bool=False, # no progress bars
-                    ):
-    "Write the four manipulated (negative) versions of every face image, with a manifest.csv of statuses."
-    check_out_path(out, '--out', folder=True); check_number(size, '--size', 16, integer=True); check_number(min_face, '--min-face', 0, integer=True)
-    if backend not in ('auto', *BACKENDS): raise AigfdError(f"--backend {backend!r}: choose auto, {', '.join(BACKENDS)}")
-    df = generate_negatives(src, out, seed=seed, backend=Landmarker(backend, min_face=min_face or None), size=size, progress=not quiet)
-    faces = ', '.join(f"{n} {k}" for k, n in df.drop_duplicates('file').landmarks.fillna('').str.split(':').str[0].replace('', 'not read').value_counts().items())
-    print(f"{df.file.nunique()} files, {df.status.str.startswith('ok').sum()} negatives written to {out}; files by face status: {faces}; negatives by status:")
-    print(df.status.str.replace(r'^(unreadable|error|skipped|not written): .*', r'\1', regex=True).value_counts().to_string())
-    if (bad := df.status.str.startswith(('not written', 'error'))).any(): raise AigfdError(f"{bad.sum()} negatives not written ({df.status[bad].iloc[0]}); {out}/manifest.csv lists them")
     return df

@@ -1,4 +1,4 @@
-"""A fastai `Learner` for the five-task pretext objective: the authors' optimiser and cosine schedule, ranking and manipulation metrics, per-epoch checkpoints with exact resume, presets, a Python API and the `aigfd_train` command.
+"""A fastai `Learner` for the five-task pretext objective: the authors' optimiser and cosine schedule, per-epoch checkpoints with exact resume, presets and a Python API (metrics and callbacks in `aigfd.callbacks`, the `aigfd train` command in `aigfd.cli`).
 
 Docs: https://aigfd.github.io/aigfd/train.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/train.html.md"""
 
 # %% ../nbs/07_train.ipynb #9fd78085
 from __future__ import annotations
-import dataclasses, io, json, logging, math, os, random, re
+import dataclasses, json, logging, math, os, re
 from contextlib import nullcontext, contextmanager
 from dataclasses import dataclass, asdict
 from functools import partial
@@ -15,35 +15,31 @@ import numpy as np, pandas as pd, torch
 import fastprogress.fastprogress
 from torch import Tensor
 from fastcore.basics import patch, noop
-from fastcore.script import call_parse, bool_arg
 import warnings
 with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at import, deprecated by torch: hide only that FutureWarning
     warnings.filterwarnings('ignore', r'`torch\.jit\.script` is deprecated', FutureWarning)
-    from fastai.learner import Learner, Metric, save_model as fastai_save_model
-    from fastai.callback.core import Callback
+    from fastai.learner import Learner
     from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine_scheds
-    from fastai.callback.tracker import SaveModelCallback
-    from fastai.callback.progress import CSVLogger
     from fastai.callback.fp16 import MixedPrecision, AMPMode
     from fastai.callback.channelslast import ChannelsLast
     from fastai.data.core import DataLoaders
     from fastai.optimizer import Adam
     from fastai.torch_core import set_seed, rank_distrib, num_distrib, no_random
-from .core import AigfdError, EXIF_TAGS, HEAD_NAMES, interactive, atomic_write
-from .losses import FiveTaskLoss, pair_labels
+from .core import AigfdError, HEAD_NAMES, interactive, atomic_write
+from .losses import FiveTaskLoss
 from .protocol import get_protocol
 from .model import AIGFDNet, aigfd_splitter, save_model
 from .budget import step_seconds, plan_run
 from .data import get_dls
 from .corpus import Jitter, training_items
+from .callbacks import aigfd_metrics, EpochSeed, NoExifCounter, checkpoint_epoch, AtomicSaveModel, HistoryLogger, KeepLastCheckpoints
 
 log = logging.getLogger('aigfd.train')
 
 # %% auto #0
-__all__ = ['log', 'PRESETS', 'TrainConfig', 'get_config', 'synthetic_dls', 'RankAcc', 'ManipAcc', 'aigfd_metrics',
-           'sched_cos_epochs', 'lr_schedule', 'EpochSeed', 'NoExifCounter', 'check_dls', 'checkpoint_epoch',
-           'AtomicSaveModel', 'HistoryLogger', 'KeepLastCheckpoints', 'aigfd_opt', 'aigfd_learner', 'resume',
-           'evaluate', 'read_history', 'plot_history', 'distrib_setup', 'train', 'check_budget', 'aigfd_train']
+__all__ = ['log', 'PRESETS', 'TrainConfig', 'get_config', 'synthetic_dls', 'sched_cos_epochs', 'lr_schedule', 'check_dls',
+           'aigfd_opt', 'aigfd_learner', 'resume', 'evaluate', 'read_history', 'plot_history', 'distrib_setup', 'train',
+           'check_budget']
 
 # %% ../nbs/07_train.ipynb #1a76180e
 @dataclass
@@ -121,40 +117,6 @@ def synthetic_dls(n:int=64, # training items (validation gets n//2)
         return _TupleDS(x, exif, manip)
     return DataLoaders.from_dsets(_ds(n), _ds(max(n//2, 2)), bs=bs, device=device, num_workers=num_workers)
 
-# %% ../nbs/07_train.ipynb #83db3f87
-class _CountMetric(Metric):
-    "A metric that pools `correct/total` counts over batches (NaN when nothing was counted)"
-    def reset(self): self.correct, self.total = 0, 0
-    def accumulate(self, learn):
-        c, t = self.counts(learn.pred.detach().float(), *learn.yb)
-        self.correct += int(c); self.total += int(t)
-    @property
-    def value(self): return self.correct/self.total if self.total else float('nan')
-
-# %% ../nbs/07_train.ipynb #a21402ea
-class RankAcc(_CountMetric):
-    "Pairwise ranking accuracy of EXIF head `k` on non-tied pairs with both values known"
-    def __init__(self, k:int): self.k = k
-    def counts(self, pred, exif, manip):
-        gs, _ = pair_labels(pred[:, self.k])
-        g, m = pair_labels(exif[:, self.k].float())
-        m = m & (g != 0.5)
-        return (gs[m] == g[m]).sum(), m.sum()
-    @property
-    def name(self): return f'rank_{EXIF_TAGS[self.k]}'
-
-# %% ../nbs/07_train.ipynb #0f3a6f11
-class ManipAcc(_CountMetric):
-    "Accuracy of the manipulation head (logit > 0 means manipulated)"
-    def counts(self, pred, exif, manip): return ((pred[:, -1] > 0) == (manip > 0.5)).sum(), len(manip)
-    @property
-    def name(self): return 'manip_acc'
-
-# %% ../nbs/07_train.ipynb #61851d12
-def aigfd_metrics() -> list[Metric]:
-    "The four ranking accuracies and the manipulation accuracy."
-    return [RankAcc(k) for k in range(len(EXIF_TAGS))] + [ManipAcc()]
-
 # %% ../nbs/07_train.ipynb #8089341f
 def sched_cos_epochs(start, end, n_epoch:int, t_max:int):
     "Per-epoch cosine annealing with period `2*t_max` epochs (PyTorch `CosineAnnealingLR` closed form), as a function of pos."
@@ -173,33 +135,6 @@ def lr_schedule(cfg:TrainConfig, lr, n_epoch:int):
         return combine_scheds([w, 1 - w], [SchedLin(np.asarray(lr)/100, lr), SchedCos(lr, cfg.lr_min)])
     raise AigfdError(f"unknown schedule {cfg.sched!r}; use 'paper', 'reference' or 'warmup'")
 
-# %% ../nbs/07_train.ipynb #68394535
-class EpochSeed(Callback):
-    "Seed all RNGs and the DataLoader shufflers from `seed + epoch` before each epoch"
-    order = -20
-    def __init__(self, seed:int=42): self.seed = seed
-    def before_epoch(self):
-        s = self.seed*1000 + self.epoch
-        set_seed(s)
-        for i, dl in enumerate(self.dls.loaders):
-            dl = getattr(dl, 'dl', dl)
-            dl.rng = random.Random(s + i)
-            if i == 0 and hasattr(dl.dataset, 'epoch'): dl.dataset.epoch = self.epoch  # `aigfd.data` samples by epoch
-
-# %% ../nbs/07_train.ipynb #73a06797
-class NoExifCounter(Callback):
-    "Count training items without any EXIF value in the first epoch (they train the manipulation head only)"
-    def before_fit(self): self.n_missing, self.n_seen, self.logged = 0, 0, False
-    def after_batch(self):
-        if not self.training or self.logged: return
-        e = self.yb[0]
-        self.n_missing += int(e.isnan().all(1).sum()); self.n_seen += len(e)
-    def after_train(self):
-        if self.logged: return
-        self.logged = True
-        self.learn.no_exif = (self.n_missing, self.n_seen)
-        log.warning(f"{self.n_missing} of {self.n_seen} training items have no EXIF: used for the manipulation task only")
-
 # %% ../nbs/07_train.ipynb #a2429847
 def check_dls(dls:DataLoaders, # the data to train on
               min_items:int=8, # smallest acceptable training set
@@ -209,44 +144,6 @@ def check_dls(dls:DataLoaders, # the data to train on
     if n < max(min_items, 2): raise AigfdError(f"training set has {n} items; need at least {max(min_items, 2)} (check the data folder and filters)")
     if len(dls.train) == 0: raise AigfdError(f"training set of {n} items gives no batch at bs={dls.train.bs} with drop_last; lower the batch size")
     if len(dls.valid.dataset) == 0: raise AigfdError("validation set is empty; hold some items out (e.g. valid_pct)")
-
-# %% ../nbs/07_train.ipynb #fdf766be
-def checkpoint_epoch(path:str|os.PathLike) -> int:
-    "The epoch number of a `model_{epoch}.pth` checkpoint name."
-    m = re.search(r'_(\d+)(\.pth)?$', str(path))
-    if not m: raise AigfdError(f"{path}: not an epoch checkpoint name (expected ..._<epoch>.pth)")
-    return int(m.group(1))
-
-# %% ../nbs/07_train.ipynb #f3df68dc
-class AtomicSaveModel(SaveModelCallback):
-    "fastai's `SaveModelCallback` with every checkpoint written all or nothing (`aigfd.core.atomic_write`): a full disk is one `WriteError` naming the file, never a truncated `model_<epoch>.pth`"
-    def _save(self, name):
-        if rank_distrib(): return  # only the main process writes, as in fastai
-        buf = io.BytesIO(); fastai_save_model(buf, self.model, getattr(self.learn, 'opt', None), with_opt=self.with_opt)  # in memory: torch reports a full disk without its errno
-        f = self.path/self.model_dir/f'{name}.pth'; f.parent.mkdir(parents=True, exist_ok=True)
-        self.last_saved_path = atomic_write(f, lambda t: t.write_bytes(buf.getbuffer()))
-
-# %% ../nbs/07_train.ipynb #9aac8d77
-class HistoryLogger(CSVLogger):
-    "fastai's `CSVLogger` rewriting `history.csv` all or nothing after every epoch (`atomic_write`): a full disk is one `WriteError` naming the file, and the epochs before it stay"
-    def before_fit(self):
-        if hasattr(self, 'gather_preds'): return
-        p = self.path/self.fname; self.text = p.read_text() if self.append and p.exists() else ''
-        self._add(','.join(self.recorder.metric_names)); self.old_logger, self.learn.logger = self.logger, self._write_line
-    def _add(self, line): self.text += line + '\n'; atomic_write(self.path/self.fname, lambda t: t.write_text(self.text))
-    def _write_line(self, log): self._add(','.join(str(t) for t in log)); self.old_logger(log)
-    def after_fit(self):
-        if not hasattr(self, 'gather_preds'): self.learn.logger = self.old_logger
-
-# %% ../nbs/07_train.ipynb #183734d8
-class KeepLastCheckpoints(Callback):
-    "Delete all but the newest `keep` epoch checkpoints (a ResNet-50 checkpoint with Adam state is about 300 MB)"
-    order = SaveModelCallback.order + 1
-    def __init__(self, keep:int=3, fname:str='model'): self.keep, self.fname = keep, fname
-    def after_epoch(self):
-        if not self.keep or rank_distrib(): return
-        files = [f for f in (self.path/self.model_dir).glob(f'{self.fname}_*.pth') if re.fullmatch(rf'{self.fname}_\d+\.pth', f.name)]
-        for f in sorted(files, key=checkpoint_epoch)[:-self.keep]: f.unlink()
 
 # %% ../nbs/07_train.ipynb #541573a4
 def aigfd_opt(cfg:TrainConfig):
@@ -455,32 +352,3 @@ def _train(cfg, dls, resume_from, data_kwargs, env, cbs=None, checkpoints=True):
         save_model(learn.model, Path(cfg.out)/'final', config=asdict(cfg), epochs=cfg.epochs, environment=env)
         plot_history(cfg.out)
     return learn
-
-# %% ../nbs/07_train.ipynb #77fc3218
-@call_parse
-def aigfd_train(preset:str='cpu', # preset: 'cpu' or 'paper'
-                data:str=None, # training images: an FDF-style folder (see `aigfd.data`); default: the minibench
-                epochs:int=None, # number of epochs
-                lr:float=None, # base learning rate
-                bs:int=None, # batch size
-                arch:str=None, # timm architecture
-                img_size:int=None, # input size
-                init:str=None, # 'random', 'timm', 'exif-as-language' or a checkpoint path
-                weights:str=None, # weight file for init 'timm' / 'exif-as-language'
-                sched:str=None, # 'paper' or 'reference'
-                seed:int=None, # random seed
-                out:str=None, # run folder
-                resume_from:str=None, # checkpoint to continue from
-                threads:int=None, # compute threads of torch and BLAS (default: as they are)
-                protocol:str=None, # 'paper' (default) or 'released-code' (see `aigfd.protocol`)
-                budget_min:float=None, # refuse a CPU run estimated to take longer (minutes; 0: no check; default: the preset's, 60 for cpu)
-                pretext_data:str=None, # default data: 'minibench', 'corpus', 'both' or 'auto' (default: both where the pretext corpus is found)
-                jitter:bool_arg=None, # jitter every training sample anew each epoch (default: the preset's; cpu: True, paper and released-code: False)
-                pair_cameras:bool_arg=None, # camera photos of one camera in pairs within a batch (default: the preset's, as jitter)
-               ):
-    "Train the aigfd pretext model on the configured data."
-    ov = {k: v for k, v in dict(epochs=epochs, lr=lr, bs=bs, arch=arch, img_size=img_size, init=init, weights=weights,
-                                 sched=sched, seed=seed, out=out, threads=threads, protocol=protocol,
-                                 pretext_data=pretext_data, jitter=jitter, pair_cameras=pair_cameras).items() if v is not None}
-    if budget_min is not None: ov['budget_s'] = budget_min*60 if budget_min > 0 else None
-    train(preset, resume_from=resume_from, data_kwargs=dict(items=data) if data else None, **ov)

@@ -7,7 +7,7 @@ PKG = ROOT/'aigfd'
 # imports against the order still in the code, each to be removed with its fix (issue 25); the tests fail on any other one, and on
 # one listed here that is gone, so that this list only shrinks
 KNOWN = set()
-CMD = re.compile(r'^aigfd\.(\w+):\w+$')  # the CLI's lazy 'aigfd.module:function' commands
+CMD = re.compile(r'^aigfd\.(\w+):\w+$')  # lazy 'aigfd.module:function' strings (the CLI named two commands so until issue 25): none may slip past
 
 def layers() -> list:
     "Module names of layers.txt, lowest first."

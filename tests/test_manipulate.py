@@ -175,7 +175,7 @@ def test_generate_negatives(folder, tmp_path):
 
 def test_cli(folder, tmp_path):
     script = tmp_path/'cli.py'
-    script.write_text('from aigfd.manipulate import aigfd_manipulate\naigfd_manipulate()\n')
+    script.write_text('from aigfd.cli import aigfd_manipulate\naigfd_manipulate()\n')
     r = subprocess.run([sys.executable, str(script), str(folder/'rgb.jpg'), str(folder/'broken.jpg'), str(tmp_path/'cli_out'),
                         '--seed', '1', '--quiet'], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

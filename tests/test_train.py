@@ -1,8 +1,9 @@
-"The `aigfd_train` command (run as `python -m aigfd.train`)."
+"The `aigfd train` command (`aigfd.cli.aigfd_train`, run as the console script runs it)."
 import subprocess, sys
 
 def _run(*args):
-    return subprocess.run([sys.executable, '-m', 'aigfd.train', *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, '-c', 'import sys; from aigfd.cli import main; sys.exit(main())', 'train', *args],
+                          capture_output=True, text=True, timeout=120)
 
 def test_cli_help():
     r = _run('--help')
@@ -25,9 +26,10 @@ def test_ablation_configs_reach_the_loss(tmp_path):
 def test_cli_budget_minutes(monkeypatch):
     "`--budget_min` reaches `train` as seconds; 0 switches the check off; unset keeps the preset's hour."
     import aigfd.train as T
+    from aigfd.cli import aigfd_train
     seen = []
     monkeypatch.setattr(T, 'train', lambda preset, **kw: seen.append(kw.get('budget_s', 'preset')))
-    for b in (5, 0, None): T.aigfd_train.__wrapped__('cpu', budget_min=b)
+    for b in (5, 0, None): aigfd_train.__wrapped__('cpu', budget_min=b)
     assert seen == [300, None, 'preset'] and T.PRESETS['cpu'].budget_s == 3600
 
 def test_cli_refuses_over_budget_before_training(tmp_path):
@@ -41,10 +43,11 @@ def test_cli_refuses_over_budget_before_training(tmp_path):
 def test_cli_pretext_data_and_jitter(monkeypatch):
     "`--pretext_data`, `--jitter` and `--pair_cameras` reach `train`; unset, the preset's values stay (cpu: jitter and pairs on)."
     import aigfd.train as T
+    from aigfd.cli import aigfd_train
     seen = []
     monkeypatch.setattr(T, 'train', lambda preset, **kw: seen.append({k: kw.get(k, 'preset') for k in ('pretext_data', 'jitter', 'pair_cameras')}))
-    T.aigfd_train.__wrapped__('cpu', pretext_data='minibench', jitter=False, pair_cameras=False)
-    T.aigfd_train.__wrapped__('cpu')
+    aigfd_train.__wrapped__('cpu', pretext_data='minibench', jitter=False, pair_cameras=False)
+    aigfd_train.__wrapped__('cpu')
     assert seen == [dict(pretext_data='minibench', jitter=False, pair_cameras=False), dict(pretext_data='preset', jitter='preset', pair_cameras='preset')]
     c = T.get_config('cpu')
     assert (c.pretext_data, c.jitter, c.pair_cameras) == ('auto', False, False)  # the corpus study: jitter slowed the manipulation task
