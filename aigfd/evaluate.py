@@ -16,7 +16,8 @@ import seaborn as sns
 from PIL import Image, ImageFilter
 from sklearn import metrics
 from sklearn.manifold import TSNE
-from .core import AigfdError, DataNotFoundError, image_files, track, as_paths, sub_folders, atomic_write
+from .core import AigfdError, DataNotFoundError, track, atomic_write
+from .images import image_files, as_paths, sub_folders
 from .minibench import read_manifest
 from .features import extract_features, ImageStats, make_backbone
 from .preprocess import Preprocess, ok_mask, jpeg_reencode, protocol_preprocess

@@ -14,8 +14,8 @@ import cv2
 from PIL import Image
 from typing import Annotated, NamedTuple
 from fastcore.script import call_parse
-from .core import (AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track, scan_images, as_paths, no_images_error, check_out_path,
-                        check_number, atomic_write, output_stems)
+from .core import AigfdError, MANIPULATIONS, track, check_out_path, check_number, atomic_write, output_stems
+from .images import ImageReadError, load_image, image_files, scan_images, as_paths, no_images_error
 from .landmarks import Landmarker, as_rgb_array, landmarks_for, BACKENDS
 from .warp import piecewise_affine, warp_grid, check_grid
 

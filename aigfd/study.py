@@ -17,7 +17,8 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
 import logging
 from .core import AigfdError, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, track, atomic_write, save_figure
 from .pretext import pretext_path
-from .data import get_dls, minibench_items
+from .data import get_dls
+from .items import minibench_items
 from .corpus import pretext_dls, Jitter
 from .model import AIGFDNet, save_model, load_model
 from .losses import FiveTaskLoss
