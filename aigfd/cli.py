@@ -39,7 +39,7 @@ def aigfd_score(paths:Annotated[str, {'nargs': '+'}], # images or folders to sco
     if read_detector_file(detector, backbone=False)[2].crop == 'face':  # refuses a bad detector file before any image is read
         from aigfd.landmarks import Landmarker
         lm = Landmarker('auto', min_face=min_face or None)
-    df = score_images(list(paths), detector, engine, bs=bs, progress=not quiet, landmarker=lm, center_crop=center_crop)  # folders expanded by the API's rule (`aigfd.core.scan_images`)
+    df = score_images(list(paths), detector, engine, bs=bs, progress=not quiet, landmarker=lm, center_crop=center_crop)  # folders expanded by the API's rule (`aigfd.images.scan_images`)
     print(f"verdicts: {df.attrs['threshold']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
         print(df.to_string(index=False, float_format=lambda v: f'{v:.2f}'))

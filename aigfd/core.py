@@ -1,4 +1,4 @@
-"""Shared constants, the resolvers of the minibench and the pretext corpus, and a robust image loader used by every other module.
+"""Shared constants and errors, the resolvers of the minibench and the pretext corpus, caches, checksums, progress and all-or-nothing writes used by every other module.
 
 Docs: https://aigfd.github.io/aigfd/core.html.md"""
 
@@ -6,21 +6,17 @@ Docs: https://aigfd.github.io/aigfd/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #46e96d81
 from __future__ import annotations
-import io, os, sys, time, errno, shutil, warnings, hashlib, importlib, importlib.util, itertools
+import io, os, sys, time, errno, shutil, warnings, hashlib, itertools
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'UNDECODABLE', 'MAX_PIXELS',
-           'SYSTEM_FOLDERS', 'SLOW_SKIPPED', 'AigfdError', 'DataNotFoundError', 'user_data_path', 'find_data',
-           'read_data_manifest', 'cache_dir', 'CacheWarning', 'bad_cache_entry', 'cache_unwritable', 'sniff_format',
-           'undecodable_reason', 'register_plugins', 'ImageReadError', 'load_image', 'file_sha256', 'check_files',
-           'interactive', 'track', 'as_paths', 'image_files', 'SkippedFilesWarning', 'pillow_exts', 'skip_reason',
-           'folder_skip_reason', 'scan_images', 'warn_skipped', 'sub_folders', 'no_images_error', 'check_out_path',
-           'WriteError', 'atomic_write', 'output_stems', 'check_number', 'save_figure', 'skip_slow_lines',
-           'skip_slow_cells']
+__all__ = ['EXIF_TAGS', 'HEAD_NAMES', 'MANIPULATIONS', 'CLIP_MEAN', 'CLIP_STD', 'IMAGE_EXTS', 'SLOW_SKIPPED', 'AigfdError',
+           'DataNotFoundError', 'user_data_path', 'find_data', 'read_data_manifest', 'cache_dir', 'CacheWarning',
+           'bad_cache_entry', 'cache_unwritable', 'file_sha256', 'check_files', 'interactive', 'track',
+           'check_out_path', 'WriteError', 'atomic_write', 'output_stems', 'check_number', 'save_figure',
+           'skip_slow_lines', 'skip_slow_cells']
 
 # %% ../nbs/00_core.ipynb #cf3ddaf2
 EXIF_TAGS = ('iso', 'aperture', 'exposure', 'focal_length')  # canonical units: ISO, f-number, seconds, millimetres
@@ -127,119 +123,6 @@ def cache_unwritable(folder:str|os.PathLike, # the cache folder
         warnings.warn(f"cache {folder} cannot be written ({getattr(err, 'strerror', None) or err}): results are computed but not cached (same results, slower)", CacheWarning, stacklevel=3)
     return False
 
-# %% ../nbs/00_core.ipynb #8247fbc5
-_RAW = "a raw converter (rawpy, darktable, the camera maker's software): export JPEG or TIFF first"
-UNDECODABLE = {  # formats recognised by their signature -> what would read them
-    'HEIC/HEIF': 'install pillow-heif (pip install pillow-heif), which aigfd registers when present',
-    'AVIF': 'a Pillow built with AVIF (the wheels of Pillow >= 11.3)',
-    'JPEG XL': 'install pillow-jxl-plugin (pip install pillow-jxl-plugin), which aigfd registers when present',
-    'JPEG 2000': 'a Pillow built with OpenJPEG', 'OpenEXR': 'convert it to 16-bit TIFF or PNG first',
-    'Canon CR3 raw': _RAW, 'Canon CR2 raw': _RAW, 'Fujifilm RAF raw': _RAW, 'Olympus ORF raw': _RAW, 'Panasonic RW2 raw': _RAW,
-    'MP4/QuickTime video': 'a video tool (e.g. ffmpeg): extract frames as images first',
-    'PDF document': 'export its pages as JPEG or PNG first', 'SVG drawing': 'render it to PNG first (e.g. with cairosvg)'}
-_FTYP = {**dict.fromkeys([b'heic', b'heix', b'hevc', b'hevx', b'heim', b'heis', b'hevm', b'hevs', b'mif1', b'msf1', b'mif2'], 'HEIC/HEIF'),
-         **dict.fromkeys([b'avif', b'avis'], 'AVIF'), b'crx ': 'Canon CR3 raw',
-         **dict.fromkeys([b'isom', b'iso2', b'iso4', b'iso5', b'iso6', b'mp41', b'mp42', b'qt  ', b'M4V ', b'3gp4', b'3gp5', b'3g2a', b'avc1', b'dash'], 'MP4/QuickTime video')}
-_MAGIC = ((b'\xff\x0a', 'JPEG XL'), (b'\0\0\0\x0cJXL \r\n\x87\n', 'JPEG XL'), (b'\0\0\0\x0cjP  \r\n\x87\n', 'JPEG 2000'), (b'\xff\x4f\xff\x51', 'JPEG 2000'),
-          (b'FUJIFILMCCD-RAW', 'Fujifilm RAF raw'), (b'IIRO', 'Olympus ORF raw'), (b'IIRS', 'Olympus ORF raw'), (b'MMOR', 'Olympus ORF raw'),
-          (b'IIU\0', 'Panasonic RW2 raw'), (b'%PDF', 'PDF document'), (b'v/1\x01', 'OpenEXR'))
-
-def sniff_format(head:bytes, # the first bytes of a file (512 are plenty)
-                ) -> str|None:
-    "The format (a key of `UNDECODABLE`) that a file's first bytes show, or None."
-    if head[4:8] == b'ftyp':  # ISO-BMFF: the major brand, then the compatible ones; an AVIF brand anywhere makes it AVIF
-        n = int.from_bytes(head[:4], 'big')
-        names = [_FTYP[b] for b in [head[8:12]] + [head[i:i+4] for i in range(16, min(n, len(head)) - 3, 4)] if b in _FTYP]
-        return 'AVIF' if 'AVIF' in names else names[0] if names else None
-    if head[:4] == b'II*\0' and head[8:10] == b'CR': return 'Canon CR2 raw'
-    if head.lstrip()[:4] == b'<svg' or (head.lstrip()[:5] == b'<?xml' and b'<svg' in head): return 'SVG drawing'
-    return next((name for m, name in _MAGIC if head.startswith(m)), None)
-
-# %% ../nbs/00_core.ipynb #012fbcbc
-def undecodable_reason(path:str|os.PathLike, # a file Pillow could not identify
-                      ) -> str|None:
-    "'<format> file, which the installed Pillow cannot decode: <what would>' when the file's signature shows a format of `UNDECODABLE`, else None."
-    try:
-        with open(path, 'rb') as f: fmt = sniff_format(f.read(512))
-    except OSError: return None
-    return None if fmt is None else f"{fmt} file, which the installed Pillow cannot decode: {UNDECODABLE[fmt]}"
-
-# %% ../nbs/00_core.ipynb #3a4683b9
-_PLUGINS = None  # names of the plug-ins registered, once per process
-
-def register_plugins() -> tuple:
-    "Register the optional Pillow plug-ins that are installed (pillow-heif: HEIC/HEIF; pillow-jxl-plugin: JPEG XL), once; their names."
-    global _PLUGINS
-    if _PLUGINS is None:
-        _PLUGINS = []
-        for name, mod, fn in (('pillow-heif', 'pillow_heif', 'register_heif_opener'), ('pillow-jxl-plugin', 'pillow_jxl', None)):
-            try:
-                if importlib.util.find_spec(mod) is None: continue
-                m = importlib.import_module(mod)
-                if fn: getattr(m, fn)()
-                _PLUGINS.append(name)
-            except Exception as e: warnings.warn(f"the Pillow plug-in {name} is installed but could not be registered ({type(e).__name__}: {e})", stacklevel=2)
-    return tuple(_PLUGINS)
-
-# %% ../nbs/00_core.ipynb #d662f778
-class ImageReadError(AigfdError, ValueError):
-    "An image file could not be read; the message names the file and the reason"
-
-# %% ../nbs/00_core.ipynb #bf756601
-MAX_PIXELS = 64_000_000  # refuse larger images (decompression-bomb guard)
-
-def _full_scale(a:np.ndarray, mode:str) -> float:
-    "The value that maps to 255 for a high-bit-depth or float grey image, or raise ValueError saying why there is none."
-    if not np.isfinite(a).all(): raise ValueError(f"{(~np.isfinite(a)).sum()} NaN/inf pixels in a {mode} image")
-    lo, hi = (float(a.min()), float(a.max())) if a.size else (0., 0.)
-    if lo < 0: raise ValueError(f"{mode} image with negative values (range {lo:g} to {hi:g}): no known 8-bit mapping")
-    if mode.startswith('I;16'): return 65535.  # declared 16-bit
-    for top in ((1., 255., 65535.) if mode == 'F' else (255., 65535.)):  # float: [0, 1] first; integers: 8 then 16 bits
-        if hi <= top: return top
-    raise ValueError(f"{mode} image with values up to {hi:g}: beyond 16 bits, no known 8-bit mapping")
-
-# %% ../nbs/00_core.ipynb #ebc1077b
-def _to_rgb(im:Image.Image) -> Image.Image:
-    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):  # 16/32-bit integer or float grey: scale to 8 bits by its range
-        a = np.asarray(im, dtype=np.float64)
-        im = Image.fromarray(np.clip(a/_full_scale(a, im.mode)*255+0.5, 0, 255).astype(np.uint8))
-    if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
-    if im.mode in ('RGBA', 'LA', 'PA'):
-        im = im.convert('RGBA')
-        bg = Image.new('RGB', im.size, (0, 0, 0)); bg.paste(im, mask=im.getchannel('A')); im = bg
-    return im if im.mode == 'RGB' else im.convert('RGB')
-
-# %% ../nbs/00_core.ipynb #c69cae51
-def load_image(path:str|os.PathLike, # image file
-               exif_transpose:bool=True, # apply the EXIF Orientation tag
-               min_size:int=16, # refuse images whose shorter side is smaller
-               max_pixels:int=MAX_PIXELS, # refuse images with more pixels than this
-              ) -> Image.Image:
-    "Read `path` as an 8-bit RGB PIL image, or raise `ImageReadError` saying why not."
-    p = Path(path); register_plugins()
-    if not p.exists(): raise ImageReadError(f"{p}: file not found")
-    if p.is_dir(): raise ImageReadError(f"{p}: is a folder, not an image")
-    if p.stat().st_size == 0: raise ImageReadError(f"{p}: empty file (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('error', Image.DecompressionBombWarning)
-            im = Image.open(p)
-            w, h = im.size
-            if w*h > max_pixels: im.close(); raise ImageReadError(f"{p}: {w}x{h} image exceeds the {max_pixels:,}-pixel limit (possible decompression bomb)")
-            try: im.load()
-            except BaseException: im.close(); raise
-    except ImageReadError: raise
-    except UnidentifiedImageError: raise ImageReadError(f"{p}: {undecodable_reason(p) or 'not a readable image file'}") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e: raise ImageReadError(f"{p}: refused as a decompression bomb ({e})") from None
-    except (OSError, SyntaxError, ValueError) as e: raise ImageReadError(f"{p}: corrupt or truncated image ({e})") from None
-    if exif_transpose:
-        try: im = ImageOps.exif_transpose(im)
-        except Exception: pass  # a broken Orientation tag must not lose the pixels
-    try: im = _to_rgb(im)
-    except ValueError as e: raise ImageReadError(f"{p}: {e}") from None
-    if min(im.size) < min_size: raise ImageReadError(f"{p}: image is {im.size[0]}x{im.size[1]}, smaller than {min_size} px")
-    return im
-
 # %% ../nbs/00_core.ipynb #490b82f0
 def file_sha256(path:str|os.PathLike, # any file
                ) -> str:
@@ -299,120 +182,6 @@ def track(items, # what to iterate over (a sized collection shows its total)
     items = list(items) if not hasattr(items, '__len__') else items
     if interactive() if show is None else show: return progress_bar(items, leave=leave)
     return _plain_progress(items, len(items), desc, stream) if len(items) > 1 else iter(items)  # one item: nothing to show
-
-# %% ../nbs/00_core.ipynb #9a599465
-def as_paths(p) -> list[Path]:
-    "`p` (one path, or a list of paths) as a list of `Path`s."
-    return [Path(x) for x in ([p] if isinstance(p, (str, os.PathLike)) else p)]
-
-# %% ../nbs/00_core.ipynb #01fef572
-def image_files(*paths:str|os.PathLike, # files and/or folders
-                exts:tuple|None=None, # extensions that count as images (None: Pillow's, plus any file whose content Pillow recognises)
-               ) -> list[Path]:
-    "Image files named in `paths`, expanding folders recursively (see `scan_images`); sorted, without duplicates. Skipped files are reported in one warning."
-    files, skipped = scan_images(*paths, exts=exts)
-    warn_skipped(skipped)
-    return files
-
-# %% ../nbs/00_core.ipynb #412b867d
-class SkippedFilesWarning(UserWarning):
-    "Files or folders in a scanned folder were skipped (the message says which and why)"
-
-# %% ../nbs/00_core.ipynb #7a1c3eda
-SYSTEM_FOLDERS = ('@eaDir', '@__thumb', '.@__thumb', '__MACOSX', '$RECYCLE.BIN', 'RECYCLER', 'System Volume Information', '#recycle', '#snapshot',
-                  '@Recycle', '@Recently-Snapshot', 'lost+found', 'Thumbs')  # thumbnails and bins of NAS boxes, macOS archives and Windows; hidden (.x) folders too
-
-def pillow_exts() -> tuple:
-    "Extensions (lower case, with the dot) of every format the installed Pillow (with `register_plugins`) can open."
-    register_plugins(); Image.init()
-    return tuple(sorted(e for e, f in Image.registered_extensions().items() if f in Image.OPEN))
-
-# %% ../nbs/00_core.ipynb #00521e4c
-def skip_reason(f:str|os.PathLike, # a file found in a folder scan
-                exts:tuple|None=None, # image extensions (None: `pillow_exts()`, else content sniffing too)
-               ) -> str|None:
-    "Why `f` is not taken as an image (None: it is one)."
-    f = Path(f)
-    if f.name.startswith('.'): return 'hidden file'
-    if f.is_symlink() and not f.exists(): return 'broken link'
-    if f.suffix.lower() in (pillow_exts() if exts is None else exts): return None
-    if exts is not None: return f"extension {f.suffix or '(none)'!r} not in {exts}"
-    try:
-        with Image.open(f): return None  # content Pillow recognises, whatever the name
-    except Exception: return undecodable_reason(f) or f"not an image (extension {f.suffix or '(none)'!r} unknown to Pillow, content not recognised)"
-
-# %% ../nbs/00_core.ipynb #b6b8996e
-def folder_skip_reason(d:str|os.PathLike, # a folder met inside a scanned folder
-                      ) -> str|None:
-    "Why a folder met inside a scan is not entered ('hidden folder', 'system folder'), or None."
-    n = Path(d).name
-    return 'hidden folder' if n.startswith('.') else 'system folder' if n in SYSTEM_FOLDERS else None
-
-# %% ../nbs/00_core.ipynb #2b463c4a
-def _n_files(d) -> int:
-    return sum(len(fs) for _, _, fs in os.walk(d))
-
-# %% ../nbs/00_core.ipynb #7a4d008f
-def _walk(top:Path, skipped:list) -> list[Path]:
-    "Files under `top`, following linked folders once per real folder; hidden, system and repeated folders go to `skipped`."
-    def key(d): s = d.stat(); return s.st_dev, s.st_ino
-    seen, files, todo = {key(top): top}, [], [top]
-    while todo:
-        d = todo.pop()
-        try: entries = sorted(d.iterdir())
-        except OSError as e: skipped.append((d, f'folder not readable ({e.strerror or e})')); continue
-        for e in entries:
-            if not e.is_dir(): files.append(e); continue  # `is_dir` follows links; a broken or looping link is a file here
-            why = folder_skip_reason(e)
-            if why: skipped.append((e, f'{why} ({_n_files(e)} files not scanned)')); continue
-            try: k = key(e)
-            except OSError as err: skipped.append((e, f'folder not readable ({err.strerror or err})')); continue
-            if k in seen:
-                s = seen[k]; loop = s == top or s in e.parents
-                skipped.append((e, f"link loop: points back to {s}" if loop else f"link to a folder already scanned as {s}")); continue
-            seen[k] = e; todo.append(e)
-    return files
-
-# %% ../nbs/00_core.ipynb #361636b7
-def scan_images(*paths:str|os.PathLike, # files and/or folders
-                exts:tuple|None=None, # image extensions (None: Pillow's, plus content sniffing)
-                keep_missing:bool=False, # keep missing paths (they get a status later) instead of raising
-               ) -> tuple[list[Path], list[tuple[Path, str]]]:
-    "Images named in `paths` (folders expanded recursively, linked folders followed once, hidden and system folders left out; named files kept) and the skipped files and folders with their reasons."
-    out, skipped = [], []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            for f in sorted(_walk(p, skipped)):
-                why = skip_reason(f, exts)
-                if why is None: out.append(f)
-                else: skipped.append((f, why))
-        elif p.exists() or keep_missing: out.append(p)
-        else: raise DataNotFoundError(f"{p}: no such file or folder")
-    return list(dict.fromkeys(out)), skipped
-
-# %% ../nbs/00_core.ipynb #91a63c80
-def warn_skipped(skipped:list, # (path, reason) pairs from `scan_images`
-                 n:int=10, # name at most this many
-                ):
-    "One `SkippedFilesWarning` naming the skipped files and why (nothing when none)."
-    if not skipped: return
-    msg = '; '.join(f"{f}: {why}" for f, why in skipped[:n]) + (f'; ... ({len(skipped) - n} more)' if len(skipped) > n else '')
-    warnings.warn(f"{len(skipped)} file(s) or folder(s) skipped as not images: {msg}", SkippedFilesWarning, stacklevel=3)
-
-# %% ../nbs/00_core.ipynb #e2d73f7d
-def sub_folders(root:str|os.PathLike, # a folder of folders (e.g. one per generator)
-               ) -> list[Path]:
-    "The folders directly inside `root`, sorted, without hidden and system ones (reported in one `SkippedFilesWarning`)."
-    ds = [d for d in sorted(Path(root).iterdir()) if d.is_dir()]
-    warn_skipped([(d, f'{why} ({_n_files(d)} files not scanned)') for d in ds if (why := folder_skip_reason(d))])
-    return [d for d in ds if folder_skip_reason(d) is None]
-
-# %% ../nbs/00_core.ipynb #fdf012fb
-def no_images_error(paths, skipped:list=()) -> AigfdError:
-    "The error for an input with no image files in it."
-    names = ', '.join(map(str, as_paths(paths)))[:200] or '(empty list)'
-    return AigfdError(f"no image files found in {names}" + (f" ({len(skipped)} file(s) skipped, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ''))
 
 # %% ../nbs/00_core.ipynb #3a2f70a9
 def check_out_path(path:str|os.PathLike|None, # where a command will write (None: nothing to check)

@@ -13,7 +13,8 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageEnhance
 from .core import AigfdError, EXIF_TAGS, atomic_write
 from .pretext import pretext_path, require_pretext, read_pretext_manifest
-from .data import make_items, minibench_items, prepare_items, split_items, get_dls, FakeFaceError
+from .data import split_items, get_dls
+from .items import make_items, minibench_items, prepare_items, FakeFaceError
 
 log = logging.getLogger('aigfd.corpus')
 

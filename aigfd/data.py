@@ -1,4 +1,4 @@
-"""Training data for the pretext tasks: face crops and camera photos with their EXIF tags, manipulated on the fly, split by source photo, served as fastai `DataLoaders`.
+"""Training samples for the pretext tasks, made from an items table (`aigfd.items`): face crops and camera photos with their EXIF tags, manipulated on the fly, split by source photo, served as fastai `DataLoaders`.
 
 Docs: https://aigfd.github.io/aigfd/data.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/data.html.md"""
 
 # %% ../nbs/05_data.ipynb #cf6c1326
 from __future__ import annotations
-import json, os, hashlib
+import os, hashlib
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -20,152 +20,16 @@ with warnings.catch_warnings():  # fastai.layers calls torch.jit.script at impor
     from fastai.torch_core import TensorImage, default_device
     from fastai.data.core import TfmdDL, DataLoaders
     from fastai.data.transforms import IntToFloatTensor, Normalize
-from .core import track, EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir, image_files, atomic_write, bad_cache_entry, cache_unwritable
-from .minibench import read_manifest
-from .exif import meta_rows, exif_table
+from .core import EXIF_TAGS, MANIPULATIONS, CLIP_MEAN, CLIP_STD, AigfdError, cache_dir, atomic_write, bad_cache_entry, cache_unwritable
+from .images import load_image
+from .items import FakeFaceError, minibench_items, folder_items, fdf_items, prepare_items
 from .manipulate import make_negative
-from .landmarks import Landmarker, landmarks_for, landmark_box, face_crop_box
+from .landmarks import Landmarker, face_crop_box
 from .protocol import get_protocol
 
 # %% auto #0
-__all__ = ['ITEM_COLS', 'MANIP_ORDERS', 'DatasetTooSmallError', 'FakeFaceError', 'make_items', 'minibench_items', 'folder_items',
-           'read_photo_exif', 'fdf_items', 'prepare_items', 'random_square', 'crop_sample', 'skimage_resize_uint8',
-           'manipulate_whole', 'ManipDataset', 'split_items', 'ManipDL', 'get_dls']
-
-# %% ../nbs/05_data.ipynb #e73553c3
-ITEM_COLS = ('file', 'kind', 'group') + EXIF_TAGS + ('box',)
-
-class DatasetTooSmallError(AigfdError, ValueError):
-    "Too few usable images to build training and validation sets"
-
-# %% ../nbs/05_data.ipynb #cdbd3af9
-class FakeFaceError(AigfdError, ValueError):
-    "An AI-generated face was about to be used for training (the method trains on real images only)"
-
-# %% ../nbs/05_data.ipynb #219cc74e
-def make_items(files, # image paths
-               kind='face', # 'face' or 'photo' (one value or one per file)
-               group=None, # source-photo id per file (default: the file path)
-               exif=None, # array-like [n,4] in `EXIF_TAGS` order, NaN = missing
-               box=None, # face box per file (x0,y0,x1,y1) in pixels, or None
-              ) -> pd.DataFrame:
-    "Build an items table (columns `ITEM_COLS`)."
-    files = [str(f) for f in files]; n = len(files)
-    df = pd.DataFrame({'file': files, 'kind': kind, 'group': files if group is None else list(map(str, group))})
-    if not set(df.kind) <= {'face', 'photo'}: raise AigfdError(f"kind must be 'face' or 'photo', got {sorted(set(df.kind))}")
-    ex = np.full((n, len(EXIF_TAGS)), np.nan) if exif is None else np.asarray(exif, dtype=float).reshape(n, len(EXIF_TAGS))
-    for i, t in enumerate(EXIF_TAGS): df[t] = ex[:, i]
-    df['box'] = [None]*n if box is None else [None if b is None else tuple(map(float, b)) for b in box]
-    return df
-
-# %% ../nbs/05_data.ipynb #ae218138
-_MB_EXIF = {'iso': 'iso', 'aperture': 'fnumber', 'exposure': 'exposure_time_s', 'focal_length': 'focal_length_mm'}
-
-def _subset(df, n, seed):
-    return df if n is None or n >= len(df) else df.sample(n, random_state=seed).sort_index()
-
-# %% ../nbs/05_data.ipynb #092a416b
-def minibench_items(root=None, # minibench folder (default: `aigfd.minibench.minibench_path()`)
-                    n_faces:int|None=None, # seeded subset of the 907 real faces (None: all)
-                    n_photos:int|None=None, # seeded subset of the 145 camera photos (None: all)
-                    seed:int=42, # seed of the subsets
-                   ) -> pd.DataFrame:
-    "Items table of the minibench's real faces and EXIF camera photos (never its fake faces)."
-    m = read_manifest(root)
-    faces = _subset(m[(m.role == 'real_face') & m.path.str.startswith(('faces_real/london/', 'faces_real/congress/'))], n_faces, seed)
-    photos = _subset(m[m.role == 'exif_photo'], n_photos, seed)
-    df = pd.concat([faces, photos])
-    if (df.role == 'fake_face').any() or df.path.str.startswith('faces_fake').any():
-        raise FakeFaceError("minibench_items: fake faces selected for training")
-    grp = df.path.str.replace(r'^faces_real/london/(?:neutral|smiling)_(\d+)\..*$', r'london/\1', regex=True)
-    return make_items(df.file, kind=np.where(df.role == 'exif_photo', 'photo', 'face'), group=grp,
-                      exif=df[[_MB_EXIF[t] for t in EXIF_TAGS]].to_numpy(float))
-
-# %% ../nbs/05_data.ipynb #a9d9f54d
-def folder_items(*paths:str|os.PathLike, # image files and/or folders (scanned recursively)
-                 kind:str='photo', # 'photo' (a face found makes it a face sample) or 'face'
-                ) -> pd.DataFrame:
-    "Items table of your own images, with the EXIF read from the files (`aigfd.exif.exif_table`)."
-    t = exif_table(*paths, verify=False, progress=False)
-    return make_items(t.file, kind, exif=t[list(EXIF_TAGS)].to_numpy(float)).assign(exif_status=t.status.to_numpy())
-
-# %% ../nbs/05_data.ipynb #fc89716e
-def read_photo_exif(path) -> tuple[list[float], str]:
-    "The four tags (canonical units, NaN = missing) of one per-photo EXIF JSON (parsed by `aigfd.exif`), and a status."
-    p = Path(path)
-    if not p.exists(): return [np.nan]*len(EXIF_TAGS), 'no exif file'
-    r = meta_rows(p)[0]
-    return [r[t] for t in EXIF_TAGS], r['status']
-
-# %% ../nbs/05_data.ipynb #fe15acac
-def _photo_id(meta, image_id, mapping):
-    for k in ('photo_id', 'yfcc100m_photo_id'):
-        if meta.get(k) not in (None, ''): return str(meta[k])
-    if meta.get('photo_url'): return str(meta['photo_url']).rstrip('/').split('/')[-1].split('_')[0]
-    return str(mapping.get(image_id, '')) or None
-
-# %% ../nbs/05_data.ipynb #f73fc9e4
-def _pixel_box(b, f):
-    if b is None or len(b) != 4: return None
-    b = [float(v) for v in b]
-    if max(b) > 1: return tuple(b)
-    with Image.open(f) as im: w, h = im.size
-    return (b[0]*w, b[1]*h, b[2]*w, b[3]*h)
-
-# %% ../nbs/05_data.ipynb #61629bc6
-def _read_json_dict(p):
-    try: d = json.loads(Path(p).read_text())
-    except (ValueError, OSError) as e: raise AigfdError(f"{p}: not readable JSON ({e})") from None
-    if not isinstance(d, dict): raise AigfdError(f"{p}: expected a JSON object keyed by image id, got {type(d).__name__}")
-    return d
-
-# %% ../nbs/05_data.ipynb #ecf742a9
-def fdf_items(root:str|os.PathLike, # folder in the layout above
-              image_dir:str='images/128', # face images, relative to `root`
-              exif_dir:str='exif', # per-photo EXIF JSONs, relative to `root`
-              metainfo:str='fdf_metainfo.json', # per-image metadata, relative to `root`
-             ) -> pd.DataFrame:
-    "Items table of an FDF-style folder: faces with their boxes, grouped by source photo, with YFCC EXIF."
-    root = Path(root); meta_f = root/metainfo
-    if not meta_f.exists(): raise DataNotFoundError(f"{meta_f}: FDF metadata file not found")
-    meta, mp = _read_json_dict(meta_f), root/'id_vs_fdfName.json'
-    mapping = _read_json_dict(mp) if mp.exists() else {}
-    files = image_files(root/image_dir) if (root/image_dir).exists() else []
-    rows = []
-    for f in files:
-        m = meta.get(f.stem) or {}
-        pid = _photo_id(m, f.stem, mapping)
-        ex, st = read_photo_exif(root/exif_dir/f'{pid}.json') if pid else ([np.nan]*len(EXIF_TAGS), 'no photo id')
-        try: box = _pixel_box(m.get('bounding_box'), f)
-        except Exception: box = None  # unreadable image: `prepare_items` reports it
-        rows.append((str(f), pid or f'fdf/{f.stem}', ex, box, st if m else 'no metadata'))
-    df = make_items([r[0] for r in rows], 'face', [r[1] for r in rows], [r[2] for r in rows] or None, [r[3] for r in rows])
-    return df.assign(exif_status=[r[4] for r in rows])
-
-# %% ../nbs/05_data.ipynb #fb3bbaf9
-def _readable(files):
-    "Status table of `files` without landmark detection (readability only)"
-    rows = []
-    for f in track(files, 'readable files', leave=False):
-        try: load_image(f); rows.append((f, 'ok (no detection)'))
-        except ImageReadError as e: rows.append((f, f'unreadable: {e}'))
-    return pd.DataFrame(rows, columns=['file', 'status']).assign(landmarks=None)
-
-# %% ../nbs/05_data.ipynb #28b9ceaa
-def prepare_items(items:pd.DataFrame, # items table (`ITEM_COLS`)
-                  landmarker:str|Landmarker|bool='auto', # backend name or `Landmarker`; False: no detection
-                  cache:bool=True, # use the on-disk landmark cache of `landmarks_for`
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Add 68-point landmarks (`lms`), drop unreadable files; return (usable items, per-file status)."
-    files = items.file.tolist()
-    status = _readable(files) if landmarker is False else landmarks_for(files, backend=landmarker, cache=cache)
-    df = items.assign(lms=status.landmarks.tolist())
-    keep = ~status.status.str.startswith('unreadable')
-    df = df[keep.to_numpy()].reset_index(drop=True)
-    has = df.lms.notna()
-    df.loc[has & (df.kind == 'photo'), 'kind'] = 'face'
-    df['box'] = [b if b is not None or l is None else landmark_box(l) for b, l in zip(df.box, df.lms)]
-    return df, status[['file', 'status']]
+__all__ = ['MANIP_ORDERS', 'random_square', 'crop_sample', 'skimage_resize_uint8', 'manipulate_whole', 'ManipDataset',
+           'split_items', 'ManipDL', 'DatasetTooSmallError', 'get_dls']
 
 # %% ../nbs/05_data.ipynb #47422541
 def random_square(w:int, h:int, rng:np.random.Generator, min_frac:float=0.5) -> tuple[int, int, int, int]:
@@ -345,6 +209,10 @@ class ManipDL(TfmdDL):
             if k is not None: wait[k] = len(slots)
             slots.append([i])
         return [i for s in slots for i in s]
+
+# %% ../nbs/05_data.ipynb #059b005f
+class DatasetTooSmallError(AigfdError, ValueError):
+    "Too few usable images to build training and validation sets"
 
 # %% ../nbs/05_data.ipynb #2ce240fd
 def _counts(items, status, is_valid):

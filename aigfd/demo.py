@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import AigfdError, load_image, track, atomic_write, save_figure
+from .core import AigfdError, track, atomic_write, save_figure
+from .images import load_image
 from .minibench import minibench_path, read_manifest
 from .exif import exif_table, plot_exif
 from .landmarks import landmarks_for

@@ -16,7 +16,8 @@ import torch.nn as nn
 from safetensors.torch import save_file
 from fastcore.basics import patch
 from .protocol import get_protocol
-from .core import AigfdError, DataNotFoundError, file_sha256, as_paths, scan_images, warn_skipped, no_images_error, atomic_write
+from .core import AigfdError, DataNotFoundError, file_sha256, atomic_write
+from .images import as_paths, scan_images, warn_skipped, no_images_error
 from .duplicates import fit_copies, fit_keys_record, CopiesWarning
 from .model import load_model, read_config
 from .preprocess import Preprocess, protocol_preprocess, ok_mask, _as_items

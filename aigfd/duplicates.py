@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from .core import AigfdError, ImageReadError, load_image, file_sha256, track
+from .core import AigfdError, file_sha256, track
+from .images import ImageReadError, load_image
 
 # %% auto #0
 __all__ = ['NEAR_BITS', 'DEDUP', 'phash', 'near_pairs', 'image_keys', 'copy_groups', 'CopiesWarning', 'fit_copies',

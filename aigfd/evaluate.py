@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFilter
 from sklearn import metrics
-from .core import AigfdError, image_files, track, as_paths
+from .core import AigfdError, track
+from .images import image_files, as_paths
 from .testsets import EvalDataError, read_generator_folders
 from .features import extract_features, ImageStats, make_backbone
 from .preprocess import Preprocess, ok_mask, jpeg_reencode, protocol_preprocess

@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, FixedLocator, NullFormatter
 from PIL import Image, UnidentifiedImageError
-from .core import EXIF_TAGS, AigfdError, image_files, MAX_PIXELS, track, scan_images, register_plugins, undecodable_reason
+from .core import EXIF_TAGS, AigfdError, track
+from .images import image_files, MAX_PIXELS, scan_images, register_plugins, undecodable_reason
 
 # %% auto #0
 __all__ = ['EXIF_RANGES', 'MAX_STR_LEN', 'EXIF_IFD', 'META_EXTS', 'COLUMN_ALIASES', 'TABLE_COLS', 'EXIF_LABELS', 'F_STOPS',

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from .core import AigfdError, DataNotFoundError, ImageReadError, load_image, cache_dir, file_sha256, track, bad_cache_entry
+from .core import AigfdError, DataNotFoundError, cache_dir, file_sha256, track, bad_cache_entry
+from .images import ImageReadError, load_image
 
 # %% auto #0
 __all__ = ['IBUG', 'CORNERS', 'FAN_FILES', 'BACKENDS', 'log', 'TEMPLATE_CORNERS', 'dlib_model_path', 'fan_weights',

@@ -13,8 +13,8 @@ import pandas as pd
 import cv2
 from PIL import Image
 from typing import NamedTuple
-from .core import (AigfdError, ImageReadError, MANIPULATIONS, load_image, image_files, track, scan_images, as_paths, no_images_error,
-                        atomic_write, output_stems)
+from .core import AigfdError, MANIPULATIONS, track, atomic_write, output_stems
+from .images import ImageReadError, load_image, image_files, scan_images, as_paths, no_images_error
 from .landmarks import Landmarker, as_rgb_array, landmarks_for
 from .warp import piecewise_affine, warp_grid, check_grid
 

@@ -13,7 +13,8 @@ import pandas as pd
 from PIL import Image
 from fastcore.basics import patch
 from .protocol import get_protocol
-from .core import AigfdError, ImageReadError, load_image, CLIP_MEAN, CLIP_STD, track, scan_images, no_images_error
+from .core import AigfdError, CLIP_MEAN, CLIP_STD, track
+from .images import ImageReadError, load_image, scan_images, no_images_error
 from .landmarks import face_crop_box  # torch-free: scoring with ONNX Runtime (`aigfd.runtime`) imports this module without torch
 
 

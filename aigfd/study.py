@@ -12,7 +12,8 @@ import numpy as np, pandas as pd, torch
 import logging
 from .core import AigfdError, atomic_write, save_figure
 from .pretext import pretext_path
-from .data import get_dls, minibench_items
+from .data import get_dls
+from .items import minibench_items
 from .corpus import pretext_dls, Jitter
 from .model import AIGFDNet, load_model
 from .losses import FiveTaskLoss

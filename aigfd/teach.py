@@ -15,7 +15,8 @@ import ipywidgets as W
 from fastcore.basics import patch
 from matplotlib.figure import Figure
 from PIL import Image
-from .core import EXIF_TAGS, CLIP_MEAN, CLIP_STD, AigfdError, ImageReadError, load_image
+from .core import EXIF_TAGS, CLIP_MEAN, CLIP_STD, AigfdError
+from .images import ImageReadError, load_image
 from .exif import read_exif, EXIF_LABELS
 from .losses import thurstone_prob, pair_labels, SIGMA_PAPER, SIGMA_CODE
 from .preprocess import Preprocess, face_boxes, protocol_preprocess

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import AigfdError, DataNotFoundError, image_files, sub_folders
+from .core import AigfdError, DataNotFoundError
+from .images import image_files, sub_folders
 from .minibench import read_manifest
 
 # %% auto #0

@@ -49,7 +49,7 @@ def fmt(ts, cs=None):
 
 def make_detector(d, img_size):
     "A ResNet-18 detector fitted on 64 London faces (random weights), as `aigfd fit` would write it."
-    from aigfd.core import image_files
+    from aigfd.images import image_files
     from aigfd.minibench import minibench_path
     from aigfd.model import AIGFDNet, save_model
     from aigfd.detector import fit_detector
@@ -61,7 +61,7 @@ def make_detector(d, img_size):
     return d/'detector.safetensors'
 
 def faces():
-    from aigfd.core import image_files
+    from aigfd.images import image_files
     from aigfd.minibench import minibench_path
     mb = minibench_path()
     return image_files(mb/'faces_real', mb/'faces_fake')

@@ -2,7 +2,8 @@
 cached negatives (variants=1) over 10 epochs. Run: python benchmarks/data_speed.py [n_faces n_photos]"""
 import sys, time, tempfile
 import numpy as np, torch
-from aigfd.data import minibench_items, prepare_items, ManipDataset
+from aigfd.data import ManipDataset
+from aigfd.items import minibench_items, prepare_items
 
 torch.set_num_threads(2)
 nf, npht = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else (40, 20)

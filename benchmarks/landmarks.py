@@ -15,7 +15,7 @@ face found. Time it on a quiet machine: the second pass is a full-size HOG scan,
 import argparse, time
 import numpy as np
 import torch
-from aigfd.core import load_image
+from aigfd.images import load_image
 from aigfd.minibench import read_manifest
 from aigfd.landmarks import Landmarker, fan_weights
 

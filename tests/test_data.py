@@ -6,7 +6,8 @@ from PIL import Image
 from hypothesis import given, settings, strategies as st
 from aigfd.core import EXIF_TAGS, CLIP_MEAN, CLIP_STD, AigfdError
 from aigfd.minibench import minibench_path
-from aigfd.data import make_items, minibench_items, fdf_items, folder_items, prepare_items, crop_sample, ManipDataset, split_items, get_dls, DatasetTooSmallError, FakeFaceError
+from aigfd.data import crop_sample, ManipDataset, split_items, get_dls, DatasetTooSmallError
+from aigfd.items import make_items, minibench_items, fdf_items, folder_items, prepare_items, FakeFaceError
 from aigfd.landmarks import face_crop_box
 
 HAVE_MB = minibench_path(must_exist=False) is not None

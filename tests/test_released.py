@@ -41,7 +41,7 @@ def test_whole_image_resize(shape):
 @pytest.fixture(scope='module')
 def face128():
     "A real face as an FDF-like 128 px image and its dlib landmarks found on the 224 px resize (as the released code finds them), or skip."
-    from aigfd.core import load_image
+    from aigfd.images import load_image
     from aigfd.minibench import minibench_path, read_manifest
     if minibench_path(must_exist=False) is None: pytest.skip('minibench not available')
     m = read_manifest()

@@ -4,7 +4,8 @@ from contextlib import redirect_stdout, redirect_stderr
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
-from aigfd.core import AigfdError, load_image, scan_images, image_files, SkippedFilesWarning
+from aigfd.core import AigfdError
+from aigfd.images import load_image, scan_images, image_files, SkippedFilesWarning
 from aigfd.cli import main
 from conftest import run_cli
 from aigfd.exif import exif_table, read_exif, meta_rows, EXIF_IFD
@@ -12,7 +13,7 @@ from aigfd.detector import Detector, fit_detector
 from aigfd.evaluate import evaluate_detector
 from aigfd.landmarks import Landmarker, landmarks_for
 from aigfd.manipulate import generate_negatives
-from aigfd.data import make_items, prepare_items
+from aigfd.items import make_items, prepare_items
 
 @pytest.fixture(scope='module')
 def same_face(london_faces, tmp_path_factory):

@@ -4,11 +4,13 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
 from conftest import reason_ok, png_bomb, png_zero_bomb
-from aigfd.core import ImageReadError, AigfdError, load_image, image_files
+from aigfd.core import AigfdError
+from aigfd.images import ImageReadError, load_image, image_files
 from aigfd.exif import exif_table, read_exif
 from aigfd.landmarks import landmarks_for, Landmarker
 from aigfd.manipulate import generate_negatives
-from aigfd.data import folder_items, prepare_items, get_dls
+from aigfd.data import get_dls
+from aigfd.items import folder_items, prepare_items
 from aigfd.detector import fit_detector
 
 def _name(p): return Path(p).name
@@ -38,7 +40,7 @@ def test_load_image_normalises_good_files(image_zoo):
 
 _BOMB_SCRIPT = r'''
 import json, resource, sys, time
-from aigfd.core import load_image, ImageReadError
+from aigfd.images import load_image, ImageReadError
 out = {}
 for f in sys.argv[1:]:
     r0, t = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()

@@ -4,7 +4,8 @@ from contextlib import redirect_stdout, redirect_stderr
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
-from aigfd.core import AigfdError, WriteError, load_image, scan_images, sniff_format
+from aigfd.core import AigfdError, WriteError
+from aigfd.images import load_image, scan_images, sniff_format
 from aigfd.minibench import read_manifest, minibench_path
 from aigfd.cli import main
 from conftest import run_cli
@@ -208,7 +209,8 @@ def test_corrupt_landmark_cache_entry(london_faces, tmp_path):
 
 def test_corrupt_cached_negative_and_split(tmp_path):
     import torch
-    from aigfd.data import make_items, ManipDataset, split_items
+    from aigfd.data import ManipDataset, split_items
+    from aigfd.items import make_items
     files = []
     for i in range(2): Image.fromarray(np.random.default_rng(i).integers(0, 255, (64, 64, 3), np.uint8)).save(tmp_path/f'{i}.png'); files.append(tmp_path/f'{i}.png')
     flip = lambda a, lms, k, rng=None: np.ascontiguousarray(a[:, ::-1])
@@ -331,8 +333,8 @@ def _ftyp(major, *compat): return (16 + 4*len(compat)).to_bytes(4, 'big') + b'ft
 HEIC = _ftyp(b'heic', b'mif1', b'heic')
 
 def _no_plugins(monkeypatch, heic=False):
-    import aigfd.core
-    monkeypatch.setattr(aigfd.core, '_PLUGINS', [])  # as if none were installed
+    import aigfd.images
+    monkeypatch.setattr(aigfd.images, '_PLUGINS', [])  # as if none were installed
     if heic and Image.registered_extensions().get('.heic'): pytest.skip('a HEIC plug-in is registered in this process: HEIC files decode')
 
 def test_heic_named_in_files_and_folders(tmp_path, det_file, monkeypatch):
@@ -366,7 +368,7 @@ def test_other_formats_named(name, head, fmt, reader, tmp_path, monkeypatch):
 
 def test_plugin_registered_when_installed(tmp_path, monkeypatch):
     "A HEIC plug-in found on the path is registered and decodes the file (a stand-in module where pillow-heif is not installed)."
-    import aigfd.core
+    import aigfd.images
     for reg in ('OPEN', 'ID', 'EXTENSION', 'MIME', 'SAVE', 'SAVE_ALL', 'DECODERS', 'ENCODERS'):  # the plug-in is unregistered after the test
         if hasattr(Image, reg): monkeypatch.setattr(Image, reg, type(getattr(Image, reg))(getattr(Image, reg)))
     try: import pillow_heif  # noqa: F401
@@ -385,8 +387,8 @@ def register_heif_opener():
     else:
         im = Image.new('RGB', (32, 24), (10, 20, 30))
         pillow_heif.from_pillow(im).save(tmp_path/'IMG_0001.HEIC', quality=-1)  # lossless
-    monkeypatch.setattr(aigfd.core, '_PLUGINS', None)
-    assert 'pillow-heif' in aigfd.core.register_plugins()
+    monkeypatch.setattr(aigfd.images, '_PLUGINS', None)
+    assert 'pillow-heif' in aigfd.images.register_plugins()
     im = load_image(tmp_path/'IMG_0001.HEIC')
     assert im.size == (32, 24) and np.abs(np.asarray(im).astype(int) - [10, 20, 30]).max() <= 3
     assert [f.name for f in scan_images(tmp_path)[0]] == ['IMG_0001.HEIC']

@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from hypothesis import given, settings, strategies as st
 from PIL import Image
-from aigfd.core import EXIF_TAGS, ImageReadError, load_image
+from aigfd.core import EXIF_TAGS
+from aigfd.images import ImageReadError, load_image
 from aigfd.exif import read_exif
 from aigfd.features import make_backbone
 from aigfd.preprocess import Preprocess
