@@ -117,30 +117,6 @@ class ManipDataset:
     def __len__(self): return len(self.items)
     @property
     def _epoch(self): return self.epoch if self.train else 0
-    def kind(self, i:int) -> int:
-        "Manipulation id of item `i` in this epoch (-1: clean)"
-        rng = np.random.default_rng([self.seed, self._epoch, i])
-        if rng.random() < self.p_clean: return -1
-        k = int(rng.integers(len(MANIPULATIONS)))
-        return k if self._rows[i][3] else len(MANIPULATIONS) - 1
-
-    def _cache_path(self, i, v, k):
-        file, box, lms, _ = self._rows[i]; st = os.stat(file)
-        fn = getattr(self.manip_fn, 'func', self.manip_fn)
-        key = repr((str(file), st.st_size, st.st_mtime_ns, box, None if lms is None else lms.tobytes().hex(), self.manip_size,
-                    self.seed, v, k, getattr(fn, '__module__', ''), getattr(fn, '__qualname__', ''))
-                   + ((self.crop_rounding, self.manip_order, 'chain-2') if (self.crop_rounding, self.manip_order) != ('float', 'crop_first') else ()))  # chain-2: the released crop and one coordinate frame (issue 26)
-        return Path(self.cache_root or cache_dir('negatives'))/f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.png"
-
-    def _make(self, i, k, rng):
-        file, box, lms, is_face = self._rows[i]
-        if self.manip_fn is None: self.manip_fn = _default_manip_fn()
-        if k >= 0 and self.manip_order == 'manipulate_first':
-            img = manipulate_whole(load_image(file), lms, k, rng, self.manip_fn)
-            return crop_sample(img, box, None, is_face, self.manip_size, rng, rounding=self.crop_rounding)[0]
-        a, lms = crop_sample(load_image(file), box, lms, is_face, self.manip_size, rng, rounding=self.crop_rounding)
-        if k < 0: return a
-        return np.ascontiguousarray(self.manip_fn(a, lms, k, rng=rng), dtype=np.uint8)
 
     def __getitem__(self, i):
         k = self.kind(i)
@@ -159,9 +135,42 @@ class ManipDataset:
         if self.memory and self.variants: self._mem[(i, v, k)] = a
         return self._item(a, i, k)
 
-    def _item(self, a, i, k):
-        if self.jitter is not None and self.train: a = self.jitter(a, np.random.default_rng([self.seed, self.epoch, i, 99]))
-        return TensorImage(torch.from_numpy(np.array(a)).permute(2, 0, 1)), self.exif[i], torch.tensor(float(k >= 0))
+# %% ../nbs/05_data.ipynb #1f0b393f
+@patch
+def kind(self:ManipDataset, i:int) -> int:
+    "Manipulation id of item `i` in this epoch (-1: clean)"
+    rng = np.random.default_rng([self.seed, self._epoch, i])
+    if rng.random() < self.p_clean: return -1
+    k = int(rng.integers(len(MANIPULATIONS)))
+    return k if self._rows[i][3] else len(MANIPULATIONS) - 1
+
+# %% ../nbs/05_data.ipynb #450993e6
+@patch
+def _cache_path(self:ManipDataset, i, v, k):
+    file, box, lms, _ = self._rows[i]; st = os.stat(file)
+    fn = getattr(self.manip_fn, 'func', self.manip_fn)
+    key = repr((str(file), st.st_size, st.st_mtime_ns, box, None if lms is None else lms.tobytes().hex(), self.manip_size,
+                self.seed, v, k, getattr(fn, '__module__', ''), getattr(fn, '__qualname__', ''))
+               + ((self.crop_rounding, self.manip_order, 'chain-2') if (self.crop_rounding, self.manip_order) != ('float', 'crop_first') else ()))  # chain-2: the released crop and one coordinate frame (issue 26)
+    return Path(self.cache_root or cache_dir('negatives'))/f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.png"
+
+# %% ../nbs/05_data.ipynb #1ec24cb9
+@patch
+def _make(self:ManipDataset, i, k, rng):
+    file, box, lms, is_face = self._rows[i]
+    if self.manip_fn is None: self.manip_fn = _default_manip_fn()
+    if k >= 0 and self.manip_order == 'manipulate_first':
+        img = manipulate_whole(load_image(file), lms, k, rng, self.manip_fn)
+        return crop_sample(img, box, None, is_face, self.manip_size, rng, rounding=self.crop_rounding)[0]
+    a, lms = crop_sample(load_image(file), box, lms, is_face, self.manip_size, rng, rounding=self.crop_rounding)
+    if k < 0: return a
+    return np.ascontiguousarray(self.manip_fn(a, lms, k, rng=rng), dtype=np.uint8)
+
+# %% ../nbs/05_data.ipynb #e9c9f8ff
+@patch
+def _item(self:ManipDataset, a, i, k):
+    if self.jitter is not None and self.train: a = self.jitter(a, np.random.default_rng([self.seed, self.epoch, i, 99]))
+    return TensorImage(torch.from_numpy(np.array(a)).permute(2, 0, 1)), self.exif[i], torch.tensor(float(k >= 0))
 
 # %% ../nbs/05_data.ipynb #6ae18115
 def _hash_rank(groups, seed):

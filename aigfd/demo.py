@@ -131,7 +131,8 @@ VARIANTS = {'aigfd (ours)': ('run', True, True),  # feature name -> (run folder,
 DEMO_TRAIN_S = 540  # the demo's training runs together: its 15 minutes less the 5.5 its other steps took in the published run (demo.log)
 
 def _say_budget(c, dls, cfg):
-    "Before the first training run: log a lower bound of the time of all the demo's training runs on this machine (their steps alone), as a warning when over `DEMO_TRAIN_S` (the demo goes on). Returns it in seconds."
+    "Before the first training run: log a lower bound of all the demo's training time here (seconds, also returned)."
+    # their steps alone; a warning when over `DEMO_TRAIN_S` (the demo goes on)
     n = len(_variants(c))*c['train_seeds']
     with no_random(): ps = step_seconds(cfg, dls)
     p = plan_run(cfg, cfg.epochs*len(dls.train), len(dls.train), None, ps, cfg.variants)
@@ -185,7 +186,9 @@ def _slug(name): return name.split(' ')[0].strip(',') + ('_as_stored' if 'as sto
 
 # %% ../nbs/10_demo.ipynb #f6eb7cff
 def _fit_score(name, c, Xf, Xt, fallbacks:list|None=None, settings:dict|None=None):
-    "`fit_and_score` under the demo's protocol and threshold rule, with its GMM settings (or `settings`: those selected for this feature); a float32 fit that fails (tiny fitting sets) is redone in float64 and listed in `fallbacks`"
+    "`fit_and_score` under the demo's protocol and threshold rule, with its GMM settings (or `settings`)."
+    # `settings`: those selected for this feature; a float32 fit that fails (tiny fitting sets) is redone in float64
+    # and listed in `fallbacks`
     P = get_protocol(c['protocol'])
     gkw = {**(settings or {k: c[k] for k in ('n_components', 'covariance_type', 'reg_covar', 'pca_dim')}), 'dtype': P.gmm_dtype}
     fs = partial(fit_and_score, Xf, Xt, c['fpr'], c['threshold'], P.threshold)

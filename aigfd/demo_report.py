@@ -93,7 +93,8 @@ def _corpus_position(study, n:int) -> list:
 
 # %% ../nbs/09e_demo_report.ipynb #1f02b4a4
 def _curve_section(out, c, variants):
-    "Where the demo's training sits on the learning curve: detection AUC of its models at their last step against step 0 (the same network with random weights), over the study's curve when found; `variants`: the learned features to draw, in colour order."
+    "Where the demo's training sits on the learning curve: detection AUC at the last step against step 0 (random weights)."
+    # drawn over the study's curve when found; `variants`: the learned features to draw, in colour order
     if not ((out/'results.json').exists() and (out/'pretext_steps.json').exists()): return []
     n = json.loads((out/'pretext_steps.json').read_text())['steps']
     m = pd.DataFrame(read_results(out/'results.json')['metrics'])

@@ -24,7 +24,8 @@ def probe_set(ds, # validation `aigfd.data.ManipDataset` (`dls.valid.dataset`)
               seed:int=0, # seed of the crops and manipulations
               progress:bool=True, # show a progress bar
              ) -> dict:
-    "Every item of `ds` clean, and every face also under each manipulation, made as in training. Returns uint8 `x` [N,3,S,S], `kind` [N] (-1 clean, else an index of `MANIPULATIONS`), `item` [N], per item `exif` [n,4] (NaN: missing) and `face` [n]."
+    "Every item of `ds` clean, and every face under each manipulation, made as in training: uint8 `x` [N,3,S,S] and labels."
+    # also `kind` [N] (-1 clean, else an index of `MANIPULATIONS`), `item` [N], and per item `exif` [n,4] (NaN: missing) and `face` [n]
     xs, kind, item = [], [], []
     its = range(len(ds))
     for i in (track(its, 'probe set') if progress else its):

@@ -65,7 +65,9 @@ def plot_scores(scores:pd.DataFrame, # `generator` and `ll` columns
                 title:str='', bins:int=40,
                 ncols:int=3, # panels per row
                ):
-    "Densities of log-likelihoods, photographic faces against each generator, one panel per generator. Scores far below the photographic ones are left off the axis (no pile-up at its edge) and counted in the legend; each density keeps the area of the faces shown."
+    "Densities of log-likelihoods, photographic faces against each generator, one panel per generator."
+    # scores far below the photographic ones are left off the axis (no pile-up at its edge) and counted in the legend;
+    # each density keeps the area of the faces shown
     gens = sorted(set(scores.generator) - {'real'})
     nc = max(1, min(ncols, len(gens))); nr = -(-len(gens)//nc)
     fig, axs = plt.subplots(nr, nc, figsize=(4.6*nc, 3.6*nr), sharex=True, squeeze=False)

@@ -86,7 +86,9 @@ def steps_detection(runs:list, # run folders of one configuration (one per train
                     cap:int=5000, seed:int=42, # balanced-sample cap and seed (the demo's)
                     steps:list|None=None, # scored steps to use (default: all of them)
                    ) -> pd.DataFrame:
-    "Mean AUC over generators per step (95 % interval over test faces and seeds), the random-weights rows (step -1), and per step the paired differences learned - random weights and learned - image statistics (`d_random*`, `d_stats*`, AUC points)."
+    "Mean AUC over generators per step (95 % interval over test faces and seeds), with paired differences to the baselines."
+    # also the random-weights rows (step -1), and per step learned - random weights and learned - image statistics
+    # (`d_random*`, `d_stats*`, AUC points)
     from aigfd.features import extract_features
     from aigfd.preprocess import ok_mask
     from aigfd.evaluate import fit_and_score, baseline_extractors
@@ -142,7 +144,9 @@ def extrapolate_steps(curve:pd.DataFrame, # `curve.csv` of a run
                       metric:str, target:float, # accuracy column and the value wanted
                       last:int=4, # scored steps the line is fitted to: the last ones (step > 0) up to the best
                      ) -> float:
-    "Steps at which a straight line through (log10 step, accuracy) of the scored steps up to the best one reaches `target` (inf when the line does not rise): the rate of the rising part of the curve. A rough guide, not a prediction: learning curves bend, and a curve that falls after its best step is overfitting, which more steps of the same run do not cure."
+    "Steps at which a line through (log10 step, accuracy) of the scored steps up to the best one reaches `target`."
+    # inf when the line does not rise: the rate of the rising part of the curve. A rough guide, not a prediction: learning curves
+    # bend, and a curve that falls after its best step is overfitting, which more steps of the same run do not cure
     c = curve[curve.step > 0]
     if len(c) < 2: return np.nan
     c = c.loc[:c[metric].idxmax()].tail(last)
@@ -156,7 +160,9 @@ def targets_reached(curve:pd.DataFrame, # `curve.csv` of a run
                     targets:dict=CPU_TARGETS, # metric -> target accuracy
                     budget_s:float=1800, # training seconds allowed (the 30 minutes)
                    ) -> pd.DataFrame:
-    "Per target: the best value within the budget (with its interval), the first step and training minute where the point estimate reached the target (NaN: never), and `steps_needed` by `extrapolate_steps`."
+    "Per target: the best value within the budget (with its interval), when it was first reached, and `steps_needed`."
+    # when: the first step and training minute where the point estimate reached the target (NaN: never);
+    # `steps_needed` by `extrapolate_steps`
     c = curve[curve.train_s <= budget_s]; rows = []
     for m, t in targets.items():
         i = c[m].idxmax(); hit = c[c[m] >= t]

@@ -326,7 +326,8 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
 def check_budget(cfg:TrainConfig, # configuration with `budget_s`
                  dls:DataLoaders, # the data it will train on
                 ) -> dict|None:
-    "Estimate `cfg.epochs` of `dls` on this machine (`aigfd.budget.plan_run`) and raise `AigfdError` when over `cfg.budget_s`; returns the plan (None: no budget, or not a one-process CPU run). The random state is left as it was."
+    "Estimate `cfg.epochs` of `dls` here (`aigfd.budget.plan_run`); raise `AigfdError` when over `cfg.budget_s`; returns the plan."
+    # the plan is None without a budget or outside a one-process CPU run; the random state is left as it was
     dev = getattr(dls, 'device', None) or ('cuda' if torch.cuda.is_available() else 'cpu')
     if cfg.budget_s is None or num_distrib() > 1 or torch.device(dev).type != 'cpu': return None
     n_iter = len(dls.train)
