@@ -80,6 +80,7 @@ def detection_table(results, names:list) -> pd.DataFrame:
 # %% ../nbs/09d_corpus_study.ipynb #0465febc
 QUESTIONS = [  # (what changes, the run without it, the run with it): each pair differs in one thing only
     ('the pretext corpus', 'c30_minibench', 'c30_both'),
+    ('the pretext corpus, on the 60-minute schedule', 'c60_minibench', 'c60_both'),
     ('twice the steps (the 60-minute schedule), with the corpus', 'c30_both', 'c60_both'),
     ('twice the steps, without the corpus', 'c30_minibench', 'c60_minibench'),
     ('96 px instead of 64, with the corpus', 'c30_both', 'c30_both_96px'),
