@@ -76,7 +76,7 @@ def aigfd_train(preset:str='cpu', # preset: 'cpu' or 'paper'
                 protocol:str=None, # 'paper' (default) or 'released-code' (see `aigfd.protocol`)
                 budget_min:float=None, # refuse a CPU run estimated to take longer (minutes; 0: no check; default: the preset's, 60 for cpu)
                 pretext_data:str=None, # default data: 'minibench', 'corpus', 'both' or 'auto' (default: both where the pretext corpus is found)
-                jitter:bool_arg=None, # jitter every training sample anew each epoch (default: the preset's; cpu: True, paper and released-code: False)
+                jitter:bool_arg=None, # jitter every training sample anew each epoch (default: the preset's: off in cpu, paper and released-code)
                 pair_cameras:bool_arg=None, # camera photos of one camera in pairs within a batch (default: the preset's, as jitter)
                ):
     "Train the aigfd pretext model on the configured data."
