@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from .core import track, EXIF_TAGS, AigfdError, DataNotFoundError
+from .core import track, EXIF_TAGS, AigfdError, DataNotFoundError, atomic_write
 from .images import ImageReadError, load_image, image_files
 from .minibench import read_manifest
 from .exif import meta_rows, exif_table
@@ -19,7 +19,7 @@ from .landmarks import Landmarker, landmarks_for, landmark_box
 
 # %% auto #0
 __all__ = ['ITEM_COLS', 'FakeFaceError', 'make_items', 'minibench_items', 'folder_items', 'read_photo_exif', 'fdf_items',
-           'prepare_items']
+           'fdf_example', 'prepare_items']
 
 # %% ../nbs/04b_items.ipynb #e73553c3
 ITEM_COLS = ('file', 'kind', 'group') + EXIF_TAGS + ('box',)
@@ -127,6 +127,26 @@ def fdf_items(root:str|os.PathLike, # folder in the layout above
         rows.append((str(f), pid or f'fdf/{f.stem}', ex, box, st if m else 'no metadata'))
     df = make_items([r[0] for r in rows], 'face', [r[1] for r in rows], [r[2] for r in rows] or None, [r[3] for r in rows])
     return df.assign(exif_status=[r[4] for r in rows])
+
+# %% ../nbs/04b_items.ipynb #f60297d4
+def fdf_example(root:str|os.PathLike, # folder to write into (created)
+               ) -> Path:
+    "A tiny FDF-layout folder for examples and tests: 5 random 128 px faces of 4 photos, their EXIF files, one corrupt image."
+    root = Path(root); (root/'images/128').mkdir(parents=True, exist_ok=True); (root/'exif').mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    meta = {}
+    for j, (iid, pid) in enumerate([('100', 'p1'), ('101', 'p1'), ('102', 'p2'), ('103', 'p3'), ('104', 'p4')]):
+        im = Image.fromarray(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8))
+        atomic_write(root/f'images/128/{iid}.png', im.save)
+        meta[iid] = dict(bounding_box=[0.25, 0.2, 0.75, 0.8] if j % 2 else [30, 25, 98, 105],
+                         photo_url=f'https://www.flickr.com/photos/someone/{pid}/' if j == 0 else None, photo_id=pid if j else None)
+    atomic_write(root/'images/128/105.png', lambda t: t.write_bytes(b'not a png'))  # corrupt, and not in the metadata
+    ex = dict(p1={"EXIF": {"ISO Speed Ratings": "200", "Aperture Value": "F2.8", "Exposure Time": "1/250sec", "Focal Length": "50.0 mm"}},
+              p2={"Exif": {"ISOSpeedRatings": "800", "FNumber": "F", "ExposureTime": "0.5", "FocalLength": "35 mm"}},
+              p4={"EXIF": {"ISO Speed Ratings": "100", "Aperture Value": "F8.0", "Exposure Time": "1/60 sec", "Focal Length": "18.0 mm"}})
+    for pid, d in ex.items(): atomic_write(root/f'exif/{pid}.json', lambda t: t.write_text(json.dumps(d)))
+    atomic_write(root/'fdf_metainfo.json', lambda t: t.write_text(json.dumps(meta)))
+    return root
 
 # %% ../nbs/04b_items.ipynb #fb3bbaf9
 def _readable(files):

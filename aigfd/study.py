@@ -8,7 +8,7 @@ Docs: https://aigfd.github.io/aigfd/study.html.md"""
 from __future__ import annotations
 import json, math, time
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd
 import logging
 from .core import AigfdError, atomic_write, save_figure
 from .pretext import pretext_path
