@@ -78,12 +78,13 @@ def aigfd_train(preset:str='cpu', # preset: 'cpu' or 'paper'
                 pretext_data:str=None, # default data: 'minibench', 'corpus', 'both' or 'auto' (default: both where the pretext corpus is found)
                 jitter:bool_arg=None, # jitter every training sample anew each epoch (default: the preset's: off in cpu, paper and released-code)
                 pair_cameras:bool_arg=None, # camera photos of one camera in pairs within a batch (default: the preset's, as jitter)
+                flush_denormal:bool_arg=None, # CPU: subnormal floats as zero while training, late steps of long runs about twice as fast; other bits (default: off)
                ):
     "Train the aigfd pretext model on the configured data."
     from aigfd.train import train
     ov = {k: v for k, v in dict(epochs=epochs, lr=lr, bs=bs, arch=arch, img_size=img_size, init=init, weights=weights,
                                  sched=sched, seed=seed, out=out, threads=threads, protocol=protocol,
-                                 pretext_data=pretext_data, jitter=jitter, pair_cameras=pair_cameras).items() if v is not None}
+                                 pretext_data=pretext_data, jitter=jitter, pair_cameras=pair_cameras, flush_denormal=flush_denormal).items() if v is not None}
     if budget_min is not None: ov['budget_s'] = budget_min*60 if budget_min > 0 else None
     train(preset, resume_from=resume_from, data_kwargs=dict(items=data) if data else None, **ov)
 

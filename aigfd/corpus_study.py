@@ -6,6 +6,7 @@ Docs: https://aigfd.github.io/aigfd/corpus_study.html.md"""
 
 # %% ../nbs/09d_corpus_study.ipynb #85e3a669
 from __future__ import annotations
+import re
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import AigfdError, atomic_write, save_figure
@@ -13,8 +14,8 @@ from .report import to_markdown
 from .study import read_study, CPU_TARGETS, LABELS
 
 # %% auto #0
-__all__ = ['QUESTIONS', 'CORPUS_RUNS', 'run_facts', 'corpus_table', 'detection_table', 'what_helps', 'corpus_findings',
-           'corpus_lead', 'plot_corpus', 'publish_corpus']
+__all__ = ['QUESTIONS', 'CORPUS_RUNS', 'run_facts', 'corpus_table', 'detection_table', 'seed_names', 'last_over_seeds',
+           'what_helps', 'corpus_findings', 'corpus_lead', 'plot_corpus', 'publish_corpus']
 
 # %% ../nbs/09d_corpus_study.ipynb #c88ea3a8
 def run_facts(curve:pd.DataFrame, # `curve.csv` of a run
@@ -102,20 +103,38 @@ def _det_last(r:dict):
     x = d[d.step > 0].iloc[-1]
     return (x.auc, x.ci_low, x.ci_high), (x.d_stats, x.d_stats_lo, x.d_stats_hi), int(x.seeds)
 
+# %% ../nbs/09d_corpus_study.ipynb #df9c598d
+def seed_names(runs:dict, # run name -> run (`aigfd.study.read_study`)
+               name:str, # the configuration's first run
+              ) -> list:
+    "The runs of one configuration: `name` and every `name_seedN` in `runs` (the study's names for other training seeds), in seed order."
+    return [name] + sorted((n for n in runs if re.fullmatch(rf'{re.escape(name)}_seed\d+', n)), key=lambda n: int(n.rsplit('seed', 1)[1]))
+
+# %% ../nbs/09d_corpus_study.ipynb #78b0bf5f
+def last_over_seeds(runs:dict, name:str) -> dict:
+    "Manipulation accuracy at the last step over a configuration's seeds: (mean, lowest lower bound, highest upper bound), each seed's value, the mean training loss."
+    fs = [run_facts(runs[n]['curve']) for n in seed_names(runs, name)]
+    return dict(manip=(float(np.mean([f['last'] for f in fs])), min(f['last_lo'] for f in fs), max(f['last_hi'] for f in fs)),
+                each=[f['last'] for f in fs], halfwidth=float(np.mean([(f['last_hi'] - f['last_lo'])/2 for f in fs])),
+                loss=float(np.mean([f['last_loss'] for f in fs])), seeds=len(fs))
+
+# %% ../nbs/09d_corpus_study.ipynb #329a732f
+def _seeds(k:int) -> str: return f"{k} seed{'s' if k > 1 else ''}"
+
 # %% ../nbs/09d_corpus_study.ipynb #a8d8da78
 def what_helps(results, # folder of run folders
                questions:list=QUESTIONS, # (change, run without, run with)
               ) -> pd.DataFrame:
-    "One row per question whose two runs are both present: held-out manipulation accuracy and detection AUC at each run's last step, with a verdict each (95 % intervals that do not overlap)."
+    "One row per question whose two runs are both present: held-out manipulation accuracy (over seeds) and detection AUC at each run's last step, with a verdict each (95 % intervals that do not overlap)."
     runs = read_study(results); rows = []
     for q, a, b in questions:
         if a not in runs or b not in runs: continue
-        fa, fb = run_facts(runs[a]['curve']), run_facts(runs[b]['curve'])
-        ma, mb = (fa['last'], fa['last_lo'], fa['last_hi']), (fb['last'], fb['last_lo'], fb['last_hi'])
+        la, lb = last_over_seeds(runs, a), last_over_seeds(runs, b); ma, mb = la['manip'], lb['manip']
         da, db = _det_last(runs[a]), _det_last(runs[b])
-        auc = lambda x: f"{_ci(*x[0])}, {x[2]} seed{'s' if x[2] > 1 else ''}" if x else 'n/a'
-        rows.append({'change': q, 'run without': a, 'run with': b, 'manipulation without': _ci(*ma), 'manipulation with': _ci(*mb), 'manipulation': _vs(ma, mb),
-                     'training loss': f"{fa['last_loss']:.2f} → {fb['last_loss']:.2f}", 'AUC without': auc(da), 'AUC with': auc(db),
+        auc = lambda x: f"{_ci(*x[0])}, {_seeds(x[2])}" if x else 'n/a'
+        rows.append({'change': q, 'run without': a, 'run with': b, 'manipulation without': f"{_ci(*ma)}, {_seeds(la['seeds'])}",
+                     'manipulation with': f"{_ci(*mb)}, {_seeds(lb['seeds'])}", 'manipulation': _vs(ma, mb),
+                     'training loss': f"{la['loss']:.2f} → {lb['loss']:.2f}", 'AUC without': auc(da), 'AUC with': auc(db),
                      'detection': _vs(da[0], db[0]) if da and db else 'n/a', 'learned − image statistics, with': _ci(*db[1]) if db else 'n/a'})
     return pd.DataFrame(rows).set_index('change') if rows else pd.DataFrame()
 
@@ -145,11 +164,19 @@ def _targets_met(runs:dict, names) -> dict:
     "Run -> labels of the `cpu` preset's targets its curve reaches at some scored step after step 0."
     return {n: [LABELS[m] for m, t in CPU_TARGETS.items() if runs[n]['curve'].query('step > 0')[m].max() >= t] for n in names if n in runs}
 
+# %% ../nbs/09d_corpus_study.ipynb #1fca77c4
+def _seed_sentence(runs:dict, name:str) -> str:
+    "How far a configuration's seeds differ at the last step, against one seed's probe interval."
+    l = last_over_seeds(runs, name); sp = max(l['each']) - min(l['each']); names = seed_names(runs, name)
+    return (f"**How much do seeds differ?** {name} with {_seeds(l['seeds'])} ({', '.join(names)}): manipulation accuracy at the end "
+            f"{', '.join(f'{v:.2f}' for v in l['each'])}, a spread of {sp:.2f} where one seed's 95 % interval over probe items reaches ±{l['halfwidth']:.2f}: "
+            f"seeds differ {'more than' if sp > l['halfwidth'] else 'less than'} that, and the comparisons below use the span of the seeds' intervals.")
+
 # %% ../nbs/09d_corpus_study.ipynb #f4b7fd0a
 def corpus_findings(results, # folder of run folders
                     base:str='c30_minibench', # minibench only, no jitter (one thread, as the corpus runs)
                     corpus:str='c30_both', # minibench + corpus, no jitter
-                    others:list=('c30_both_seed43', 'c30_both_seed44', 'c60_both', 'c60_minibench', 'c30_both_96px', 'c30_minibench_96px', 'c30_both_jitter', 'c30_minibench_jitter', 'c30_both_pairs', 'r18_64px_30min'), # more runs to report where present
+                    others:list=('c30_both_seed43', 'c30_both_seed44', 'c60_both', 'c60_both_seed43', 'c60_both_seed44', 'c60_minibench', 'c30_both_96px', 'c30_minibench_96px', 'c30_both_jitter', 'c30_minibench_jitter', 'c30_both_pairs', 'r18_64px_30min'), # more runs to report where present
                    ) -> str:
     "Plain sentences from the result files: memorisation with and without the corpus, the targets, detection against the baselines."
     runs = read_study(results); have = [n for n in (base, corpus, *others) if n in runs]
@@ -162,6 +189,7 @@ def corpus_findings(results, # folder of run folders
         f = run_facts(runs[n]['curve'])
         s.append(f"{n} ({_data_label(runs[n]['config'])}, {f['last_step']:,} steps): peak {_ci(f['peak'], f['peak_lo'], f['peak_hi'])} at step {f['peak_step']:,}, "
                  f"{_ci(f['last'], f['last_lo'], f['last_hi'])} at the end, training loss {f['last_loss']:.2f}.")
+    s += [_seed_sentence(runs, n) for n in have if '_seed' not in n and len(seed_names(runs, n)) > 1]
     met = _targets_met(runs, have)
     allm = [n for n in have if len(met[n]) == len(CPU_TARGETS)]
     s.append(f"**Are the `cpu` preset's targets met?** " + (f"All of them by {', '.join(allm)}." if allm else "No run meets all of them: "
@@ -177,24 +205,27 @@ def corpus_findings(results, # folder of run folders
     return '\n\n'.join(s)
 
 # %% ../nbs/09d_corpus_study.ipynb #6199cdcd
-def corpus_lead(results, base:str='c30_minibench', corpus:str='c30_both', detect:list=('c30_both',)) -> str:
+def corpus_lead(results, base:str='c30_minibench', corpus:str='c30_both', detect:list=('c30_both', 'c60_both')) -> str:
     "One sentence from the result files: memorisation with and without the corpus, the targets, and detection against both baselines."
     runs = read_study(results)
     fb, fc, delays = _memorisation(runs, base, corpus)
     met = [n for n, m in _targets_met(runs, runs).items() if len(m) == len(CPU_TARGETS)]
+    detect = [n for n in detect if n in runs and runs[n]['detection'] is not None and 'd_stats' in runs[n]['detection']]
     dets = [runs[n]['detection'] for n in detect if n in runs and runs[n]['detection'] is not None and 'd_stats' in runs[n]['detection']]
     k = sum(int((d.step > 0).sum()) for d in dets)
     above_r = sum(len(_beyond(d, 'd_random')[0]) for d in dets if 'd_random' in d); steps_s = sorted(x for d in dets for x in _beyond(d, 'd_stats')[0]); above_s = len(steps_s)
     below_s = sum(len(_beyond(d, 'd_stats')[1]) for d in dets)
     h = what_helps(results); up, down = [list(h.index[h.manipulation == v]) if len(h) else [] for v in ('higher', 'lower')]
+    dup, ddown = [list(h.index[h.detection == v]) if len(h) else [] for v in ('higher', 'lower')]
     _names = lambda qs: ' and '.join(f"{q} ({h['run with'][q]})" for q in qs) if qs else 'none'
     at = lambda f: 'at its peak' if f['drop'] == 0 else f"{f['drop']:.2f} below its peak of {f['peak']:.2f}"
     return (f"With the pretext corpus, memorisation is {'delayed' if delays else 'not delayed'} (training loss {fc['last_loss']:.2f} against {fb['last_loss']:.2f} on the minibench alone "
             f"at step {fc['last_step']:,}; held-out manipulation accuracy {fc['last']:.2f} at the end, {at(fc)}, against {fb['last']:.2f}, {at(fb)}), "
             + (f"the `cpu` preset's targets are all met by {', '.join(met)}" if met else "no run meets all of the `cpu` preset's targets")
             + (f", of {len(h)} single changes tried {_names(up)} raised held-out manipulation accuracy at the end beyond the noise"
-               + (f" and {_names(down)} lowered it" if down else '') if len(h) else '')
-            + (f", and at {k} scored steps of {', '.join(f'{n} ({int(d.seeds.max())} seeds)' for n, d in zip(detect, dets))} the learned features beat random weights beyond the noise at {above_r} "
+               + (f" and {_names(down)} lowered it" if down else '')
+               + f"; {_names(dup)} raised detection AUC at the end beyond the noise" + (f" and {_names(ddown)} lowered it" if ddown else '') if len(h) else '')
+            + (f", and at {k} scored steps of {', '.join(f'{n} ({_seeds(int(d.seeds.max()))})' for n, d in zip(detect, dets))} the learned features beat random weights beyond the noise at {above_r} "
                f"and image statistics at {above_s}" + (f" (steps {', '.join(format(int(x), ',') for x in steps_s)})" if steps_s else '') + f", where image statistics are better beyond the noise at {below_s} (paired 95 % intervals; detection AUC on the demo's class-fair test faces)." if dets else ".") )
 
 # %% ../nbs/09d_corpus_study.ipynb #b3d3cfce
@@ -230,6 +261,6 @@ def publish_corpus(results, names:list, **kw) -> Path:
     return results/'corpus.md'
 
 # %% ../nbs/09d_corpus_study.ipynb #cd23123d
-CORPUS_RUNS = ['r18_64px_30min', 'c30_minibench', 'c30_both', 'c30_both_seed43', 'c30_both_seed44', 'c60_minibench', 'c60_both',
+CORPUS_RUNS = ['r18_64px_30min', 'c30_minibench', 'c30_both', 'c30_both_seed43', 'c30_both_seed44', 'c60_minibench', 'c60_both', 'c60_both_seed43', 'c60_both_seed44',
                'c30_minibench_96px', 'c30_both_96px', 'c30_minibench_jitter', 'c30_both_jitter', 'c30_both_pairs']  # the order of the tables (absent runs are left out)
 

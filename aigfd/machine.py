@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from .core import AigfdError
 
 # %% auto #0
-__all__ = ['VERSIONED', 'environment', 'threads']
+__all__ = ['VERSIONED', 'environment', 'threads', 'flush_denormal']
 
 # %% ../nbs/06c_machine.ipynb #44047811
 VERSIONED = ('torch', 'numpy', 'scikit-learn', 'fastai', 'timm', 'Pillow', 'scipy')
@@ -46,3 +46,14 @@ def threads(n:int|None, # threads for torch and every BLAS/OpenMP pool (None: le
     try:
         with threadpool_limits(limits=int(n)): yield
     finally: torch.set_num_threads(old)
+
+# %% ../nbs/06c_machine.ipynb #49504851
+@contextmanager
+def flush_denormal(on:bool=True, # flush subnormal floats to zero in the block (False: leave the setting as it is)
+                  ):
+    "Run the block with subnormal floats treated as zero on CPU (`torch.set_flush_denormal`), off again after; yields whether the CPU supports it."
+    import torch
+    if not on: yield False; return
+    ok = torch.set_flush_denormal(True)
+    try: yield ok
+    finally: torch.set_flush_denormal(False)

@@ -32,6 +32,7 @@ from .model import AIGFDNet, aigfd_splitter, save_model
 from .budget import step_seconds, plan_run
 from .data import get_dls
 from .corpus import Jitter, training_items
+from .machine import threads, environment, flush_denormal
 from .callbacks import aigfd_metrics, EpochSeed, NoExifCounter, checkpoint_epoch, AtomicSaveModel, HistoryLogger, KeepLastCheckpoints
 
 log = logging.getLogger('aigfd.train')
@@ -64,6 +65,7 @@ class TrainConfig:
     pretext_data:str='auto'  # default data of `train`: 'minibench', 'corpus', 'both' or 'auto' (both where the corpus is found; `aigfd.corpus`)
     jitter:bool=False  # jitter every training sample anew each epoch, clean and manipulated alike (`aigfd.corpus.Jitter`): no clean face seen twice pixel for pixel
     pair_cameras:bool=False  # training batches hold camera photos of one camera in pairs, so ranking is not only camera identity
+    flush_denormal:bool=False  # CPU: treat subnormal floats as zero while fitting (`aigfd.machine.flush_denormal`): late steps of long runs about twice as fast, other bits
     budget_s:float|None=None  # training seconds allowed: on CPU, `train` estimates the run first (`aigfd.budget`) and refuses it when over (None: no check)
 
 # %% ../nbs/07_train.ipynb #6a555c0b
@@ -183,14 +185,14 @@ def fit_cosine(self:Learner, n_epoch:int|None=None, # epochs in the whole run (d
                start_epoch:int=0, # first epoch to run (for resuming)
                cbs=None, # extra callbacks for this fit
               ):
-    "Fit with the config's cosine learning-rate schedule."
+    "Fit with the config's cosine learning-rate schedule (subnormal floats flushed to zero while fitting where the config asks)."
     cfg = getattr(self, 'cfg', get_config('cpu'))
     n_epoch = n_epoch or cfg.epochs
     if self.opt is None: self.create_opt()
     self.opt.set_hyper('lr', self.lr if lr is None else lr)
     lrs = np.array([h['lr'] for h in self.opt.hypers])
     sched = ParamScheduler({'lr': lr_schedule(cfg, lrs if len(lrs) > 1 else float(lrs[0]), n_epoch)})
-    self.fit(n_epoch, cbs=[sched] + list(cbs or []), start_epoch=start_epoch)
+    with flush_denormal(getattr(cfg, 'flush_denormal', False)): self.fit(n_epoch, cbs=[sched] + list(cbs or []), start_epoch=start_epoch)
 
 # %% ../nbs/07_train.ipynb #46cbdb8b
 def resume(learn:Learner, # a learner built like the interrupted one
@@ -315,7 +317,6 @@ def train(preset:str|TrainConfig='cpu', # preset name or config
     if cfg.init == 'exif-as-language' and not cfg.weights: raise AigfdError(
         "init 'exif-as-language' (the paper preset) needs weights='/path/to/wrapper_75_new.pth', "
         "the EXIF-as-language checkpoint; or choose init='random' or 'timm'")
-    from aigfd.machine import threads, environment
     with threads(cfg.threads), _plain_errors():
         env = environment(getattr(cfg, 'protocol', None))
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
