@@ -42,12 +42,17 @@ def _run_label(cfg:dict, steps:int) -> str:
 # %% ../nbs/09d_corpus_study.ipynb #0083c476
 def _ci(v, lo, hi): return f"{v:.2f} ({lo:.2f}-{hi:.2f})"
 
+# %% ../nbs/09d_corpus_study.ipynb #61bfbdf3
+def _runs(results) -> dict:
+    "Run name -> run: `results` itself where it is the dict `aigfd.study.read_study` returns, else `read_study(results)` of that folder."
+    return results if isinstance(results, dict) else read_study(results)
+
 # %% ../nbs/09d_corpus_study.ipynb #d9a957a8
-def corpus_table(results, # folder of run folders
+def corpus_table(results, # folder of run folders, or its runs (`read_study`)
                  names:list, # run folders to compare, in order
                 ) -> pd.DataFrame:
     "One row per run: data, schedule, onset, peak, last value, drop, last training loss, best of each target and whether it was reached."
-    runs = read_study(results); rows = []
+    runs = _runs(results); rows = []
     for n in names:
         if n not in runs: continue
         r = runs[n]; c, f = r['curve'], run_facts(r['curve']); cfg = r['config']
@@ -59,14 +64,19 @@ def corpus_table(results, # folder of run folders
         rows.append(row)
     return pd.DataFrame(rows).set_index('run')
 
+# %% ../nbs/09d_corpus_study.ipynb #197ea3d1
+def _detection(r:dict):
+    "A run's detection curve (`detection.csv`) where it holds the paired difference with image statistics (`d_stats`), else None."
+    d = r['detection']
+    return d if d is not None and 'd_stats' in d else None
+
 # %% ../nbs/09d_corpus_study.ipynb #9e2f3ded
 def detection_table(results, names:list) -> pd.DataFrame:
     "Per run, at its last step and at its best probe step: mean AUC and the paired differences with random weights and image statistics."
-    runs = read_study(results); rows = []
+    runs = _runs(results); rows = []
     for n in names:
-        r = runs.get(n)
-        if r is None or r['detection'] is None or 'd_stats' not in r['detection']: continue
-        d, f = r['detection'], run_facts(r['curve'])
+        if n not in runs or (d := _detection(runs[n])) is None: continue
+        f = run_facts(runs[n]['curve'])
         pts = [('last step, best probe step', f['last_step'])] if f['peak_step'] == f['last_step'] else [('last step', f['last_step']), ('best probe step', f['peak_step'])]
         for what, s in pts:
             x = d[d.step == s]
@@ -98,8 +108,7 @@ def _vs(a:tuple, b:tuple) -> str:
 # %% ../nbs/09d_corpus_study.ipynb #2608bdf8
 def _det_last(r:dict):
     "(AUC, lo, hi), (learned − image statistics, lo, hi) and the number of seeds at a run's last scored step, or None without a detection curve."
-    d = r['detection']
-    if d is None or 'd_stats' not in d: return None
+    if (d := _detection(r)) is None: return None
     x = d[d.step > 0].iloc[-1]
     return (x.auc, x.ci_low, x.ci_high), (x.d_stats, x.d_stats_lo, x.d_stats_hi), int(x.seeds)
 
@@ -112,21 +121,21 @@ def seed_names(runs:dict, # run name -> run (`aigfd.study.read_study`)
 
 # %% ../nbs/09d_corpus_study.ipynb #78b0bf5f
 def last_over_seeds(runs:dict, name:str) -> dict:
-    "Manipulation accuracy at the last step over a configuration's seeds: (mean, lowest lower bound, highest upper bound), each seed's value, the mean training loss."
-    fs = [run_facts(runs[n]['curve']) for n in seed_names(runs, name)]
+    "Manipulation accuracy at the last step over a configuration's seeds: (mean, lowest lower bound, highest upper bound), each seed's value and run, the mean training loss."
+    names = seed_names(runs, name); fs = [run_facts(runs[n]['curve']) for n in names]
     return dict(manip=(float(np.mean([f['last'] for f in fs])), min(f['last_lo'] for f in fs), max(f['last_hi'] for f in fs)),
                 each=[f['last'] for f in fs], halfwidth=float(np.mean([(f['last_hi'] - f['last_lo'])/2 for f in fs])),
-                loss=float(np.mean([f['last_loss'] for f in fs])), seeds=len(fs))
+                loss=float(np.mean([f['last_loss'] for f in fs])), seeds=len(fs), names=names)
 
 # %% ../nbs/09d_corpus_study.ipynb #329a732f
 def _seeds(k:int) -> str: return f"{k} seed{'s' if k > 1 else ''}"
 
 # %% ../nbs/09d_corpus_study.ipynb #a8d8da78
-def what_helps(results, # folder of run folders
+def what_helps(results, # folder of run folders, or its runs (`read_study`)
                questions:list=QUESTIONS, # (change, run without, run with)
               ) -> pd.DataFrame:
     "One row per question whose two runs are both present: held-out manipulation accuracy (over seeds) and detection AUC at each run's last step, with a verdict each (95 % intervals that do not overlap)."
-    runs = read_study(results); rows = []
+    runs = _runs(results); rows = []
     for q, a, b in questions:
         if a not in runs or b not in runs: continue
         la, lb = last_over_seeds(runs, a), last_over_seeds(runs, b); ma, mb = la['manip'], lb['manip']
@@ -167,19 +176,19 @@ def _targets_met(runs:dict, names) -> dict:
 # %% ../nbs/09d_corpus_study.ipynb #1fca77c4
 def _seed_sentence(runs:dict, name:str) -> str:
     "How far a configuration's seeds differ at the last step, against one seed's probe interval."
-    l = last_over_seeds(runs, name); sp = max(l['each']) - min(l['each']); names = seed_names(runs, name)
-    return (f"**How much do seeds differ?** {name} with {_seeds(l['seeds'])} ({', '.join(names)}): manipulation accuracy at the end "
+    l = last_over_seeds(runs, name); sp = max(l['each']) - min(l['each'])
+    return (f"**How much do seeds differ?** {name} with {_seeds(l['seeds'])} ({', '.join(l['names'])}): manipulation accuracy at the end "
             f"{', '.join(f'{v:.2f}' for v in l['each'])}, a spread of {sp:.2f} where one seed's 95 % interval over probe items reaches ±{l['halfwidth']:.2f}: "
             f"seeds differ {'more than' if sp > l['halfwidth'] else 'less than'} that, and the comparisons below use the span of the seeds' intervals.")
 
 # %% ../nbs/09d_corpus_study.ipynb #f4b7fd0a
-def corpus_findings(results, # folder of run folders
+def corpus_findings(results, # folder of run folders, or its runs (`read_study`)
                     base:str='c30_minibench', # minibench only, no jitter (one thread, as the corpus runs)
                     corpus:str='c30_both', # minibench + corpus, no jitter
                     others:list=('c30_both_seed43', 'c30_both_seed44', 'c60_both', 'c60_both_seed43', 'c60_both_seed44', 'c60_minibench', 'c30_both_96px', 'c30_minibench_96px', 'c30_both_jitter', 'c30_minibench_jitter', 'c30_both_pairs', 'r18_64px_30min'), # more runs to report where present
                    ) -> str:
     "Plain sentences from the result files: memorisation with and without the corpus, the targets, detection against the baselines."
-    runs = read_study(results); have = [n for n in (base, corpus, *others) if n in runs]
+    runs = _runs(results); have = [n for n in (base, corpus, *others) if n in runs]
     fb, fc, delays = _memorisation(runs, base, corpus)
     s = [f"**Does the corpus delay memorisation? {'Yes' if delays else 'No'}.** After {fb['last_step']:,} steps on the minibench alone the training loss is {fb['last_loss']:.2f} and manipulation accuracy has fallen "
          f"{fb['drop']:.2f} from its peak of {fb['peak']:.2f} (step {fb['peak_step']:,}); with the corpus the loss is {fc['last_loss']:.2f}, the peak {fc['peak']:.2f} (step {fc['peak_step']:,}) "
@@ -194,28 +203,28 @@ def corpus_findings(results, # folder of run folders
     allm = [n for n in have if len(met[n]) == len(CPU_TARGETS)]
     s.append(f"**Are the `cpu` preset's targets met?** " + (f"All of them by {', '.join(allm)}." if allm else "No run meets all of them: "
              + '; '.join(f"{n} meets {', '.join(met[n]) if met[n] else 'none'}" for n in have) + '.'))
-    det = [(n, runs[n]['detection']) for n in have if runs[n]['detection'] is not None and 'd_stats' in runs[n]['detection']]
+    det = [(n, d) for n in have if (d := _detection(runs[n])) is not None]
     for n, d in det:
         ra, rb, k = _beyond(d, 'd_random') if 'd_random' in d else ([], [], 0); sa, sb, _ = _beyond(d, 'd_stats')
         s.append(f"**{n}: do learned features beat random weights and pixel statistics beyond the noise?** Random weights: above at {len(ra)} of {k} scored steps"
                  + (f" ({', '.join(map(str, ra))})" if ra else '') + f", below at {len(rb)}; image statistics: above at {len(sa)}, below at {len(sb)}"
                  + (f" ({', '.join(map(str, sb))})" if sb and len(sb) < k else '') + '.')
-    h = what_helps(results)
+    h = what_helps(runs)
     if len(h): s.append('**What makes more faces help?** ' + ' '.join(_helps_sentence(r) for r in h.reset_index().to_dict('records')))
     return '\n\n'.join(s)
 
 # %% ../nbs/09d_corpus_study.ipynb #6199cdcd
 def corpus_lead(results, base:str='c30_minibench', corpus:str='c30_both', detect:list=('c30_both', 'c60_both')) -> str:
     "One sentence from the result files: memorisation with and without the corpus, the targets, and detection against both baselines."
-    runs = read_study(results)
+    runs = _runs(results)
     fb, fc, delays = _memorisation(runs, base, corpus)
     met = [n for n, m in _targets_met(runs, runs).items() if len(m) == len(CPU_TARGETS)]
-    detect = [n for n in detect if n in runs and runs[n]['detection'] is not None and 'd_stats' in runs[n]['detection']]
-    dets = [runs[n]['detection'] for n in detect]
+    detect = [n for n in detect if n in runs and _detection(runs[n]) is not None]
+    dets = [_detection(runs[n]) for n in detect]
     k = sum(int((d.step > 0).sum()) for d in dets)
     above_r = sum(len(_beyond(d, 'd_random')[0]) for d in dets if 'd_random' in d); steps_s = sorted(x for d in dets for x in _beyond(d, 'd_stats')[0]); above_s = len(steps_s)
     below_s = sum(len(_beyond(d, 'd_stats')[1]) for d in dets)
-    h = what_helps(results); up, down = [list(h.index[h.manipulation == v]) if len(h) else [] for v in ('higher', 'lower')]
+    h = what_helps(runs); up, down = [list(h.index[h.manipulation == v]) if len(h) else [] for v in ('higher', 'lower')]
     dup, ddown = [list(h.index[h.detection == v]) if len(h) else [] for v in ('higher', 'lower')]
     _names = lambda qs: ' and '.join(f"{q} ({h['run with'][q]})" for q in qs) if qs else 'none'
     at = lambda f: 'at its peak' if f['drop'] == 0 else f"{f['drop']:.2f} below its peak of {f['peak']:.2f}"
@@ -232,7 +241,7 @@ def corpus_lead(results, base:str='c30_minibench', corpus:str='c30_both', detect
 def plot_corpus(results, names:list, metrics=('manip_acc', 'manip_piecewise_affine', 'manip_mouth_180', 'rank_iso', 'rank_exposure')):
     "Panels of held-out accuracy (and the training loss) against steps, one line per run; chance dotted, targets dashed."
     import matplotlib.pyplot as plt
-    runs = read_study(results); names = [n for n in names if n in runs and '_seed' not in n]  # one seed a configuration: the others are in the tables
+    runs = _runs(results); names = [n for n in names if n in runs and '_seed' not in n]  # one seed a configuration: the others are in the tables
     fig, axs = plt.subplots(2, 3, figsize=(13, 6.8), sharex=True)
     for ax, m in zip(axs.flat, (*metrics, 'train_loss')):
         for n in names:
@@ -250,14 +259,14 @@ def plot_corpus(results, names:list, metrics=('manip_acc', 'manip_piecewise_affi
 # %% ../nbs/09d_corpus_study.ipynb #3289e07b
 def publish_corpus(results, names:list, **kw) -> Path:
     "Write `corpus_lead.md` (one sentence), `corpus.md` (sentences, run table, detection table) and `corpus.png` into `results`; returns the Markdown's path."
-    results = Path(results); det = detection_table(results, names)
-    txt = corpus_findings(results, **kw) + '\n\n' + to_markdown(corpus_table(results, names))
-    if len(h := what_helps(results)): txt += "\n\nWhat each change does (last steps; verdicts from 95 % intervals that do not overlap):\n\n" + to_markdown(h)
+    results = Path(results); runs = read_study(results); det = detection_table(runs, names)
+    txt = corpus_findings(runs, **kw) + '\n\n' + to_markdown(corpus_table(runs, names))
+    if len(h := what_helps(runs)): txt += "\n\nWhat each change does (last steps; verdicts from 95 % intervals that do not overlap):\n\n" + to_markdown(h)
     if len(det): txt += ("\n\nDetection on the demo's class-fair test faces (mean AUC over the five generators; paired 95 % intervals over test faces and seeds, AUC points):\n\n"
                          + to_markdown(det))
-    lead = corpus_lead(results)
+    lead = corpus_lead(runs)
     atomic_write(results/'corpus.md', lambda t: t.write_text(txt + '\n')); atomic_write(results/'corpus_lead.md', lambda t: t.write_text(lead + '\n'))
-    save_figure(plot_corpus(results, names), results/'corpus.png', dpi=80)
+    save_figure(plot_corpus(runs, names), results/'corpus.png', dpi=80)
     return results/'corpus.md'
 
 # %% ../nbs/09d_corpus_study.ipynb #cd23123d
