@@ -6,7 +6,7 @@ Docs: https://aigfd.github.io/aigfd/budget.html.md"""
 
 # %% ../nbs/06b_budget.ipynb #77df6813
 from __future__ import annotations
-import math, random, time
+import math, os, random, time
 import torch
 from .core import AigfdError, MANIPULATIONS
 from .model import AIGFDNet
@@ -14,7 +14,7 @@ from .losses import FiveTaskLoss
 from .protocol import get_protocol
 
 # %% auto #0
-__all__ = ['step_seconds', 'cold_share', 'plan_run']
+__all__ = ['step_seconds', 'busy_note', 'cold_share', 'plan_run']
 
 # %% ../nbs/06b_budget.ipynb #02059d1a
 def step_seconds(cfg, # `aigfd.train.TrainConfig` (arch, emb_dim, img_size, bs, lr, use_rank, use_manip, sigma, protocol)
@@ -53,6 +53,17 @@ def step_seconds(cfg, # `aigfd.train.TrainConfig` (arch, emb_dim, img_size, bs, 
     for _ in range(n): _step()
     return dict(model=(time.perf_counter() - t0)/n, **t)
 
+# %% ../nbs/06b_budget.ipynb #4af76e24
+def busy_note(load:float|None=None, # one-minute load average (None: `os.getloadavg`)
+              cores:int|None=None, # cores of this machine (None: `os.cpu_count`)
+             ) -> str:
+    "A sentence for a refusal measured on a busy machine (load average above the cores), else ''; '' where the system has no load average."
+    try: load = os.getloadavg()[0] if load is None else load
+    except (AttributeError, OSError): return ''
+    cores = cores or os.cpu_count() or 1
+    return (f" The machine was busy while this was measured (load average {load:.1f} on {cores} cores): other jobs slow these steps, "
+            "so the estimate may fall once they are done.") if load > cores else ''
+
 # %% ../nbs/06b_budget.ipynb #3cde42e0
 def cold_share(epoch:int, # 0-based epoch
                variants:int|None, # the data's `variants` (None: every sample is new)
@@ -89,5 +100,5 @@ def plan_run(cfg, # `aigfd.train.TrainConfig`
     if budget_s is not None and est > budget_s: raise AigfdError(
         f"{cfg.arch} at {cfg.img_size} px, batch {cfg.bs}: {epochs*n_iter} steps need about {est/60:.1f} min on this machine "
         f"({plan['s_per_step']:.2f} s per step measured, {torch.get_num_threads()} threads), over the budget of {budget_s/60:.1f} min; "
-        f"use at most {int(budget_s/plan['s_per_step'])} steps, a smaller input or a smaller backbone, or raise the budget (budget_s)")
+        f"use at most {int(budget_s/plan['s_per_step'])} steps, a smaller input or a smaller backbone, or raise the budget (`budget_s`; `aigfd train --budget_min`).{busy_note()}")
     return plan
