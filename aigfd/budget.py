@@ -62,7 +62,7 @@ def busy_note(load:float|None=None, # one-minute load average (None: `os.getload
     except (AttributeError, OSError): return ''
     cores = cores or os.cpu_count() or 1
     return (f" The machine was busy while this was measured (load average {load:.1f} on {cores} cores): other jobs slow these steps, "
-            "so the estimate may fall once they are done.") if load > cores else ''
+            "so the estimate may fall once they are done, or with fewer threads than cores (`aigfd train --threads`).") if load > cores else ''
 
 # %% ../nbs/06b_budget.ipynb #3cde42e0
 def cold_share(epoch:int, # 0-based epoch
