@@ -219,8 +219,7 @@ def corpus_lead(results, base:str='c30_minibench', corpus:str='c30_both', detect
     runs = _runs(results)
     fb, fc, delays = _memorisation(runs, base, corpus)
     met = [n for n, m in _targets_met(runs, runs).items() if len(m) == len(CPU_TARGETS)]
-    detect = [n for n in detect if n in runs and _detection(runs[n]) is not None]
-    dets = [_detection(runs[n]) for n in detect]
+    detect, dets = zip(*pairs) if (pairs := [(n, d) for n in detect if n in runs and (d := _detection(runs[n])) is not None]) else ((), ())
     k = sum(int((d.step > 0).sum()) for d in dets)
     above_r = sum(len(_beyond(d, 'd_random')[0]) for d in dets if 'd_random' in d); steps_s = sorted(x for d in dets for x in _beyond(d, 'd_stats')[0]); above_s = len(steps_s)
     below_s = sum(len(_beyond(d, 'd_stats')[1]) for d in dets)
